@@ -1,0 +1,85 @@
+"""Data collection (paper §3.5, Algorithm 1's inner loop): n_envs environments step together.
+
+Each env slot runs episodes of at most T steps toward a goal sampled from the training goal set.
+The policy acts for all slots in one batched call (open-loop planners plan for every slot that
+starts an episode in the same call). Each trajectory is staged in the slot until it ends (t = T or
+the env ends it), then written whole to the replay buffer, final observation included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from glamor_mini.envs.base import GoalSet, Task, obs_shape
+from glamor_mini.replay import ReplayBuffer
+
+
+class Collector:
+    def __init__(
+        self, task: Task, n_envs: int, policy, goals: GoalSet, replay: ReplayBuffer, seed: int = 0
+    ):
+        self.task, self.policy, self.goals, self.replay = task, policy, goals, replay
+        self.n_envs, self.horizon = n_envs, task.horizon
+        self.envs = [task.make_env() for _ in range(n_envs)]
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.c = task.frame_shape[0]
+        self.stack = np.zeros((n_envs, *obs_shape(task)), dtype=np.uint8)
+        self.t = np.zeros(n_envs, dtype=np.int64)
+        self.goal_idx = np.zeros(n_envs, dtype=np.int64)
+        self.needs_reset = np.ones(n_envs, dtype=bool)
+        self.first_reset = np.ones(n_envs, dtype=bool)
+        self.frames: list[list[np.ndarray]] = [[] for _ in range(n_envs)]
+        self.actions: list[list[int]] = [[] for _ in range(n_envs)]
+        self.episodes = 0
+        self.recent_achieved: list[bool] = []  # training-goal achievement of finished episodes
+
+    def _start(self, i: int) -> None:
+        seed = int(self.seed * 10_007 + i) if self.first_reset[i] else None
+        self.first_reset[i] = False
+        frame, _ = self.envs[i].reset(seed=seed)
+        self.stack[i] = np.concatenate([frame] * self.task.frame_stack, axis=0)
+        self.frames[i], self.actions[i] = [frame], []
+        self.t[i] = 0
+        self.goal_idx[i] = self.rng.integers(len(self.goals))
+
+    def step(self) -> int:
+        """One step of every env. Returns the number of agent steps taken (n_envs)."""
+        new = self.needs_reset.copy()
+        for i in np.flatnonzero(new):
+            self._start(i)
+        self.needs_reset[:] = False
+        slots = torch.arange(self.n_envs)
+        actions, _ = self.policy.act(
+            slots,
+            torch.from_numpy(self.stack),
+            torch.from_numpy(self.goals.frames[self.goal_idx]),
+            torch.from_numpy(self.horizon - self.t),
+            torch.from_numpy(new),
+        )
+        actions = actions.numpy()
+        for i, env in enumerate(self.envs):
+            frame, labels, ended = env.step(int(actions[i]))
+            self.frames[i].append(frame)
+            self.actions[i].append(int(actions[i]))
+            if self.task.frame_stack > 1:
+                self.stack[i] = np.concatenate([self.stack[i][self.c :], frame], axis=0)
+            else:
+                self.stack[i] = frame
+            self.t[i] += 1
+            if ended or self.t[i] >= self.horizon:
+                self.replay.add_trajectory(np.stack(self.frames[i]), np.array(self.actions[i]))
+                ok = self.task.achieved(labels[None], self.goals.labels[self.goal_idx[i]][None])[0]
+                self.recent_achieved.append(bool(ok))
+                self.episodes += 1
+                self.needs_reset[i] = True
+        return self.n_envs
+
+    def pop_achievement(self) -> float | None:
+        """Mean training-goal achievement of episodes finished since the last call."""
+        if not self.recent_achieved:
+            return None
+        rate = float(np.mean(self.recent_achieved))
+        self.recent_achieved.clear()
+        return rate

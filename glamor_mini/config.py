@@ -1,0 +1,288 @@
+"""Hyperparameters: one dataclass with a docstring under every field, plus named presets.
+
+Defaults follow the paper's Fig. 5 / Appendix A.3 table (AdamW, lr 5e-4, weight decay 0.01, replay
+ratio 4, 50 policy trials, clip-p-actions -3.15, state size 512, LSTM hidden 64, ...). A *preset*
+is a named set of overrides applied on top of the defaults (``gridworld``: the authors' grid-world
+demo, ``debug``: tiny budgets for tests). ``python -m glamor_mini.run --help`` lists every field.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value (or preset, or field name) the library cannot accept."""
+
+
+@dataclass
+class Config:
+    # ------------------------------------------------------------ experiment
+    env: str = "gridworld"
+    """Environment suite. Accepted: 'gridworld' (more suites arrive with their presets)."""
+    layout: str = "empty-7x7"
+    """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
+    allow_stay: bool = False
+    """Grid world: add a fifth 'stay' action (useful when timing matters, paper §4.7.2)."""
+    horizon: int = 50
+    """T: agent steps per episode; plans after t steps are at most T - t actions long (§4.4)."""
+    seed: int = 0
+    """Seed for every random number generator of the run (model init, envs, replay, planner)."""
+    device: str = "auto"
+    """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:1', ..."""
+
+    # ------------------------------------------------------------ model (§4.2)
+    encoder: str = "impala"
+    """Observation encoder: 'mlp' (small grid observations) or 'impala' (IMPALA 'large' ResNet)."""
+    state_size: int = 512
+    """Size of the encoder output and of the (state, goal) context ('state size' in Fig. 5)."""
+    mlp_hidden: int = 256
+    """Width of the hidden layer of the MLP encoder."""
+    lstm_hidden: int = 64
+    """Hidden size of each one-layer LSTM (inverse model and action prior)."""
+    alpha: float = 1.0
+    """Weight of the action prior's NLL in the loss (Eq. 9)."""
+
+    # ------------------------------------------------------------ planner (Eq. 8)
+    n_candidates: int = 50
+    """N: candidate plans sampled in parallel at evaluation ('policy trials')."""
+    collect_n_candidates: int = 0
+    """Candidates for the collection-time planner (Fig. 6 ablation); 0 means n_candidates."""
+    collect_prior: bool = True
+    """Use the action prior in the collection-time planner (Fig. 6 ablation: False = prior off)."""
+    gamma: float = 0.99
+    """Eq. 8 discount: each action adds log(gamma) to a plan's score; smaller -> shorter plans."""
+    clip_p_actions: float = -3.15
+    """Tokens with log p_inverse below this get z = -20 (nearly excluded); >= 0 disables."""
+    planner_mode: str = "guided"
+    """Evaluation planner: 'guided' (softmax(z)), 'sparse' (uniform, §4.7.3), 'no_prior'."""
+    termination: str = "early"
+    """Evaluation termination: 'early' (END allowed), 'plan_end' (end exactly at T), 'naive_end'."""
+
+    # ------------------------------------------------------------ collection (§3.5)
+    total_steps: int = 500_000
+    """Agent steps to collect (the x-axis of the paper's curves)."""
+    n_envs: int = 8
+    """Environments stepped together; the planner plans for all of them in one batch."""
+    collect_policy: str = "planner"
+    """Training-data policy: 'planner' (open-loop plans, epsilon-greedy) or 'random' (Fig. 7)."""
+    eps_start: float = 1.0
+    """Epsilon of the epsilon-greedy collection policy at step 0."""
+    eps_final: float = 0.1
+    """Epsilon after eps_steps agent steps (linear decay)."""
+    eps_steps: int = 300_000
+    """Agent steps over which epsilon decays linearly from eps_start to eps_final."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in stored frames (each frame stored once)."""
+
+    # ------------------------------------------------------------ learning (Eq. 9)
+    learning_starts: int = 50_000
+    """Agent steps collected before the first gradient update."""
+    replay_ratio: float = 4.0
+    """Training tuples sampled per collected agent step (after learning_starts)."""
+    batch_size: int = 200
+    """Relabelled tuples per gradient update."""
+    lr: float = 5e-4
+    """AdamW learning rate."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    grad_clip: float = 1.0
+    """Gradient-norm clip; 0 disables."""
+
+    # ------------------------------------------------------------ evaluation & logs
+    eval_every: int = 50_000
+    """Evaluate every this many agent steps (and once at the end); 0 = only at the end."""
+    eval_episodes: int = 1
+    """Episodes per evaluation goal."""
+    train_goals: int = 1000
+    """Size of the training goal set (suites with a sampled goal set; the grid uses every cell)."""
+    log_every: int = 5_000
+    """Write a progress.csv / TensorBoard row every this many agent steps."""
+    checkpoint_every: int = 50_000
+    """Write ckpt.pt every this many agent steps (and at the end); 0 = only at the end."""
+    save_replay: bool = True
+    """Include the replay buffer in checkpoints so a resumed run continues exactly."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    # ------------------------------------------------------------ validation and helpers
+    def validate(self) -> Config:
+        """Raise ConfigError naming the first bad field and what is accepted; return self."""
+        choices = {
+            "env": ("gridworld",),
+            "encoder": ("mlp", "impala"),
+            "planner_mode": ("guided", "sparse", "no_prior"),
+            "termination": ("early", "plan_end", "naive_end"),
+            "collect_policy": ("planner", "random"),
+        }
+        for name, accepted in choices.items():
+            if getattr(self, name) not in accepted:
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r} is not accepted; choose one of {accepted}"
+                )
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            expected = _TYPES[f.name]
+            ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise ConfigError(
+                    f"{f.name}={value!r} has type {type(value).__name__}; "
+                    f"expected {expected.__name__}"
+                )
+        positive = (
+            "horizon",
+            "n_candidates",
+            "state_size",
+            "mlp_hidden",
+            "lstm_hidden",
+            "total_steps",
+            "n_envs",
+            "buffer_size",
+            "batch_size",
+            "eval_episodes",
+            "train_goals",
+            "log_every",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        nonneg = (
+            "collect_n_candidates",
+            "eps_steps",
+            "learning_starts",
+            "replay_ratio",
+            "weight_decay",
+            "grad_clip",
+            "eval_every",
+            "checkpoint_every",
+            "alpha",
+        )
+        for name in nonneg:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ConfigError(f"gamma={self.gamma} must be in (0, 1]")
+        if not self.lr > 0:
+            raise ConfigError(f"lr={self.lr} must be > 0")
+        for name in ("eps_start", "eps_final"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1]")
+        if self.buffer_size < 2 * (self.horizon + 1):
+            raise ConfigError(
+                f"buffer_size={self.buffer_size} must hold at least two trajectories "
+                f"(>= {2 * (self.horizon + 1)} frames for horizon {self.horizon})"
+            )
+        return self
+
+    def replace(self, **overrides: Any) -> Config:
+        """A copy with some fields changed (unknown names raise ConfigError)."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {sorted(unknown)}; see Config docs")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        from glamor_mini.utils import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        return cls().replace(**data)
+
+
+_TYPES: dict[str, type] = {
+    f.name: {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
+    for f in dataclasses.fields(Config)
+}
+
+
+def field_docs() -> dict[str, str]:
+    """The docstring written under each Config field (parsed from this module's source)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(Config)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+# The authors' grid-world demo (method.md): 7x7 empty room, start in the centre, T = 10, gamma 0.5,
+# 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run took ~60k
+# steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README table.
+PRESETS: dict[str, dict[str, Any]] = {
+    "gridworld": dict(
+        env="gridworld",
+        layout="empty-7x7",
+        horizon=10,
+        gamma=0.5,
+        n_candidates=50,
+        clip_p_actions=-3.15,
+        encoder="mlp",
+        state_size=128,
+        mlp_hidden=256,
+        lstm_hidden=64,
+        total_steps=40_000,
+        n_envs=16,
+        eps_steps=25_000,
+        learning_starts=5_000,
+        replay_ratio=16.0,
+        buffer_size=100_000,
+        lr=1e-3,
+        eval_every=10_000,
+        log_every=2_000,
+        checkpoint_every=10_000,
+    ),
+    "debug": dict(
+        env="gridworld",
+        layout="empty-7x7",
+        horizon=6,
+        gamma=0.5,
+        n_candidates=20,
+        encoder="mlp",
+        state_size=32,
+        mlp_hidden=64,
+        lstm_hidden=32,
+        total_steps=1_200,
+        n_envs=8,
+        eps_steps=800,
+        learning_starts=200,
+        replay_ratio=4.0,
+        batch_size=32,
+        buffer_size=2_000,
+        lr=1e-3,
+        eval_every=0,
+        log_every=400,
+        checkpoint_every=600,
+        progress=False,
+    ),
+}
+
+
+def make_config(preset: str, **overrides: Any) -> Config:
+    """Defaults, then the preset's overrides, then the caller's; validated."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; accepted: {sorted(PRESETS)}")
+    return Config().replace(**{**PRESETS[preset], **overrides}).validate()
+
+
+__all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs"]

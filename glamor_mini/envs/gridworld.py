@@ -1,0 +1,107 @@
+"""The paper's grid world (§4.7.1, Fig. 3a) as a GLAMOR task.
+
+Goals are the observations of the agent standing on each free cell (`gridworld.goal_observation`);
+labels are the agent's (x, y); a goal is achieved when the final cell equals the goal cell. The
+training and evaluation goal sets are both "every free cell", and every episode starts at the
+layout's start cell (the centre of empty-7x7), as in the authors' demo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import gridworld
+from glamor_mini.envs.base import GoalSet
+
+
+class GridSuiteEnv:
+    """A GridWorldEnv seen through the SuiteEnv interface."""
+
+    def __init__(self, layout: gridworld.Layout, allow_stay: bool):
+        self.env = gridworld.GridWorldEnv(layout, allow_stay=allow_stay)
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        obs, info = self.env.reset(seed=seed)
+        return obs, np.array([info["x"], info["y"]], dtype=np.float32)
+
+    def step(self, action: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        obs, _, term, trunc, info = self.env.step(int(action))
+        return obs, np.array([info["x"], info["y"]], dtype=np.float32), bool(term or trunc)
+
+
+class GridWorldTask:
+    """GLAMOR's view of a grid-world layout."""
+
+    label_names = ("x", "y")
+    frame_stack = 1
+
+    def __init__(
+        self,
+        layout: str | Path | gridworld.Layout = "empty-7x7",
+        horizon: int = 10,
+        allow_stay: bool = False,
+    ):
+        self.layout = gridworld.get_layout(layout)
+        self.name = f"gridworld/{self.layout.name}"
+        self.horizon = int(horizon)
+        self.allow_stay = allow_stay
+        self.n_actions = 5 if allow_stay else 4
+        self.frame_shape = (2, self.layout.height, self.layout.width)
+        self.cells = self.layout.free_cells()
+        self._dist = gridworld.distance_table(self.layout)
+
+    def make_env(self) -> GridSuiteEnv:
+        return GridSuiteEnv(self.layout, self.allow_stay)
+
+    def _all_cells(self) -> GoalSet:
+        frames = np.stack([gridworld.goal_observation(self.layout, c) for c in self.cells])
+        return GoalSet(frames, np.array(self.cells, dtype=np.float32))
+
+    def train_goals(self, seed: int = 0) -> GoalSet:
+        return self._all_cells()
+
+    def eval_goals(self, seed: int = 0) -> GoalSet:
+        return self._all_cells()
+
+    def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
+        return np.all(np.asarray(labels) == np.asarray(goal_labels), axis=-1)
+
+    def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
+        s = np.asarray(start_labels, dtype=int)
+        g = np.asarray(goal_labels, dtype=int)
+        return self._dist[s[:, 1], s[:, 0], g[:, 1], g[:, 0]]
+
+    def plot_outcomes(
+        self,
+        goal_labels: np.ndarray,
+        values: np.ndarray,
+        path: str | Path,
+        titles: tuple[str, ...] = ("goal reached", "reached by a shortest path"),
+    ) -> None:
+        """Heatmaps over the goal cells (one panel per column of `values`), saved as PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        values = np.asarray(values, dtype=float).reshape(len(goal_labels), -1)
+        fig, axes = plt.subplots(1, values.shape[1], figsize=(3.2 * values.shape[1], 3.4))
+        axes = np.atleast_1d(axes)
+        for j, ax in enumerate(axes):
+            grid = np.full((self.layout.height, self.layout.width), np.nan)
+            for (x, y), v in zip(goal_labels.astype(int), values[:, j], strict=True):
+                grid[y, x] = v
+            gridworld.plot_value_map(
+                self.layout,
+                grid,
+                ax=ax,
+                cmap="viridis",
+                title=titles[j] if j < len(titles) else None,
+            )
+            sx, sy = self.layout.start
+            ax.plot(sx, sy, marker="*", color="white", markersize=12)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)

@@ -1,0 +1,144 @@
+"""Evaluation protocol (paper §4.4, §4.7.1).
+
+A goal is judged at t = T, or earlier when the agent ends its episode itself (early termination).
+`goal_achievement` is the fraction of episodes whose final state achieves the goal (the suite's
+rule: same cell on the grid, the 10% feasible-range rule on pixels). On the grid world, where the
+shortest paths are known, `optimal_path_rate` counts episodes that achieved the goal in exactly the
+shortest-path number of steps, and `mean_extra_steps` the steps beyond it (over achieved episodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from glamor_mini.envs.base import GoalSet, Task, obs_shape
+from glamor_mini.models import GlamorModel
+from glamor_mini.planner import PlannerSettings
+from glamor_mini.policies import ClosedLoopPolicy
+
+
+@dataclass
+class Episodes:
+    """Outcome of B evaluation episodes (one per goal row)."""
+
+    start_labels: np.ndarray  # (B, n_labels)
+    final_labels: np.ndarray  # (B, n_labels)
+    steps: np.ndarray  # (B,) actions taken
+    stopped: np.ndarray  # (B,) bool: the agent ended the episode itself
+    trajectories: np.ndarray  # (B, T+1, n_labels) labels along the way (repeats after the end)
+
+
+def run_episodes(
+    task: Task, policy, goals: GoalSet, seed: int = 0, progress: bool = False
+) -> Episodes:
+    """Run one episode per goal, all in lock-step; the policy acts for the active rows at once."""
+    B, T = len(goals), task.horizon
+    envs = [task.make_env() for _ in range(B)]
+    stack = np.zeros((B, *obs_shape(task)), dtype=np.uint8)
+    c = task.frame_shape[0]
+    labels = np.zeros((B, len(task.label_names)), dtype=np.float32)
+    for i, env in enumerate(envs):
+        frame, labels[i] = env.reset(seed=int(seed * 10_007 + i))
+        stack[i] = np.concatenate([frame] * task.frame_stack, axis=0)
+    start = labels.copy()
+    traj = np.repeat(labels[:, None], T + 1, axis=1)
+    steps = np.zeros(B, dtype=np.int64)
+    stopped = np.zeros(B, dtype=bool)
+    active = np.ones(B, dtype=bool)
+    goal_frames = torch.from_numpy(goals.frames)
+    for t in tqdm(range(T), desc="evaluate", disable=not progress, leave=False):
+        idx = np.flatnonzero(active)
+        if len(idx) == 0:
+            break
+        slots = torch.from_numpy(idx)
+        new = torch.full((len(idx),), t == 0)
+        left = torch.full((len(idx),), T - t, dtype=torch.long)
+        actions, stop = policy.act(slots, torch.from_numpy(stack[idx]), goal_frames[idx], left, new)
+        for j, i in enumerate(idx):
+            if stop[j]:
+                stopped[i], active[i] = True, False
+                continue
+            frame, labels[i], ended = envs[i].step(int(actions[j]))
+            stack[i] = (
+                np.concatenate([stack[i][c:], frame], axis=0) if task.frame_stack > 1 else frame
+            )
+            steps[i] += 1
+            traj[i, t + 1 :] = labels[i]
+            if ended:
+                active[i] = False
+    return Episodes(start, labels.copy(), steps, stopped, traj)
+
+
+@dataclass
+class EvalResult:
+    goal_achievement: float
+    optimal_path_rate: float | None
+    mean_extra_steps: float | None
+    early_stop_rate: float
+    episodes: int
+    per_goal: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        d = asdict(self)
+        d.pop("per_goal")
+        return d
+
+
+def evaluate(
+    task: Task,
+    model: GlamorModel,
+    settings: PlannerSettings,
+    goals: GoalSet | None = None,
+    episodes_per_goal: int = 1,
+    seed: int = 0,
+    policy=None,
+    progress: bool = False,
+) -> EvalResult:
+    """Closed-loop evaluation (unless `policy` is given) over a fixed goal set."""
+    goals = task.eval_goals(seed) if goals is None else goals
+    G = len(goals)
+    rep = np.tile(np.arange(G), episodes_per_goal)
+    goals_rep = goals.take(rep)
+    if policy is None:
+        device = next(model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        policy = ClosedLoopPolicy(model, settings, gen)
+    was_training = model.training
+    model.eval()
+    try:
+        ep = run_episodes(task, policy, goals_rep, seed=seed, progress=progress)
+    finally:
+        model.train(was_training)
+    ok = task.achieved(ep.final_labels, goals_rep.labels)
+    opt_len = task.optimal_steps(ep.start_labels, goals_rep.labels)
+    optimal = extra = None
+    if opt_len is not None:
+        optimal = ok & (ep.steps == opt_len)
+        extra = np.where(ok, ep.steps - opt_len, np.nan)
+    per_goal = []
+    for g in range(G):
+        rows = rep == g
+        row = {
+            "goal": g,
+            "labels": goals.labels[g].tolist(),
+            "achieved": float(ok[rows].mean()),
+            "mean_steps": float(ep.steps[rows].mean()),
+        }
+        if optimal is not None:
+            row["optimal"] = float(optimal[rows].mean())
+            row["shortest"] = int(opt_len[rows][0])
+        per_goal.append(row)
+    return EvalResult(
+        goal_achievement=float(ok.mean()),
+        optimal_path_rate=None if optimal is None else float(optimal.mean()),
+        mean_extra_steps=(
+            None if extra is None or np.all(np.isnan(extra)) else float(np.nanmean(extra))
+        ),
+        early_stop_rate=float(ep.stopped.mean()),
+        episodes=len(rep),
+        per_goal=per_goal,
+    )

@@ -1,0 +1,312 @@
+"""The inverse dynamics model and the action prior (paper §3.4, §4.2, Fig. 1, Eq. 9).
+
+Both are autoregressive models over variable-length action sequences closed by an END token:
+
+    inverse dynamics  p_theta(a_1 .. a_{k-1}, END | s_1, s_k = g)
+    action prior      p_phi  (a_1 .. a_{k-1}, END | s_1)
+
+They share only the observation encoder (Fig. 1). The goal, a single frame, has its own encoder.
+
+Architecture (the authors' implementation details, method.md):
+
+    enc(s)  = Encoder(obs stack)               (B, S)       MLP for grids, IMPALA ResNet for pixels
+    enc_g(g)= Encoder(goal frame)              (B, S)
+    ctx_inv = MLP([enc(s); enc_g(g)])          (B, S)       'mix'
+    ctx_pri = MLP(enc(s))                      (B, S)
+    per head: (h0, c0) = Linear(ctx); input_i = Linear([ctx; one_hot(a_{i-1})]); LSTM(64);
+              logits_i = Linear(h_i) over n_actions + 1 tokens (the last token is END).
+
+Tokens: actions are 0 .. A-1, END = A. The "previous action" before the first step is an all-zero
+one-hot, written as the index A in `prev` tensors (an embedding row fixed at zero).
+
+Two ways to run a head:
+  * teacher-forced over a whole sequence (`log_probs`, used by the loss and by `planner.score`);
+  * one token at a time (`SequenceHead.start` / `SequenceHead.step`), driven by the planner.
+Both run the same nn.LSTM, so they agree to float precision (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# ----------------------------------------------------------------------------------- encoders
+
+
+class MLPEncoder(nn.Module):
+    """Flatten -> Linear -> ReLU -> Linear -> ReLU. For small observations such as the grid world.
+
+    obs: (B, C, H, W) uint8 (0..255)  ->  (B, state_size) float
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], state_size: int, hidden: int = 256):
+        super().__init__()
+        n_in = 1
+        for d in in_shape:
+            n_in *= d
+        self.in_shape = tuple(in_shape)
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(n_in, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, state_size),
+            nn.ReLU(),
+        )
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.net(obs.float() / 255.0)
+
+
+class _ResidualBlock(nn.Module):
+    """conv - norm - ReLU - conv - norm, plus the skip connection."""
+
+    def __init__(self, channels: int, groups: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm1 = nn.GroupNorm(groups, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = nn.GroupNorm(groups, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.norm1(self.conv1(x)))
+        return x + self.norm2(self.conv2(y))
+
+
+class ImpalaEncoder(nn.Module):
+    """The IMPALA 'large' ResNet (Espeholt et al. 2018) with GroupNorm, as used by the authors.
+
+    3 stages of (3x3 conv, max-pool 3 stride 2, GroupNorm, ReLU, 2 residual blocks) with
+    16, 32, 32 channels; flatten; Linear to state_size; ReLU.
+
+    obs: (B, C, H, W) uint8  ->  (B, state_size) float.  For (4, 104, 80): 32 x 13 x 10 -> 512.
+    """
+
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        state_size: int = 512,
+        channels: tuple[int, ...] = (16, 32, 32),
+        groups: int = 8,
+    ):
+        super().__init__()
+        c, h, w = in_shape
+        layers: list[nn.Module] = []
+        for out in channels:
+            layers += [
+                nn.Conv2d(c, out, 3, padding=1),
+                nn.MaxPool2d(3, stride=2, padding=1),
+                nn.GroupNorm(min(groups, out), out),
+                nn.ReLU(),
+                _ResidualBlock(out, min(groups, out)),
+                _ResidualBlock(out, min(groups, out)),
+            ]
+            c = out
+            h, w = (h + 1) // 2, (w + 1) // 2
+        self.in_shape = tuple(in_shape)
+        self.conv = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, state_size), nn.ReLU())
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.head(self.conv(obs.float() / 255.0))
+
+
+def make_encoder(
+    kind: str, in_shape: tuple[int, int, int], state_size: int, mlp_hidden: int
+) -> nn.Module:
+    if kind == "mlp":
+        return MLPEncoder(in_shape, state_size, mlp_hidden)
+    if kind == "impala":
+        return ImpalaEncoder(in_shape, state_size)
+    raise ValueError(f"encoder={kind!r} is not accepted; choose 'mlp' or 'impala'")
+
+
+# ----------------------------------------------------------------------------------- sequence heads
+
+
+@dataclass
+class HeadState:
+    """Recurrent state of one head for a batch of rows: LSTM (h, c) of shape (1, B, H) and the
+    context's projection into the LSTM input, (B, H), computed once per plan."""
+
+    h: Tensor
+    c: Tensor
+    ctx_in: Tensor
+
+    def repeat_interleave(self, n: int) -> HeadState:
+        return HeadState(
+            self.h.repeat_interleave(n, dim=1),
+            self.c.repeat_interleave(n, dim=1),
+            self.ctx_in.repeat_interleave(n, dim=0),
+        )
+
+
+class SequenceHead(nn.Module):
+    """One autoregressive action-sequence model: an LSTM over tokens, conditioned on a context.
+
+    input_i = W_ctx ctx + W_act one_hot(a_{i-1}) + b  is written as  proj(ctx) + embed[a_{i-1}],
+    where embed has a zero row at index n_actions for "no previous action" (identical maths,
+    no one-hot tensor built on the hot path).
+    """
+
+    def __init__(self, context_size: int, n_actions: int, hidden: int = 64):
+        super().__init__()
+        self.n_actions = n_actions
+        self.init_h = nn.Linear(context_size, hidden)
+        self.init_c = nn.Linear(context_size, hidden)
+        self.ctx_proj = nn.Linear(context_size, hidden)
+        self.act_embed = nn.Embedding(n_actions + 1, hidden, padding_idx=n_actions)
+        self.lstm = nn.LSTM(hidden, hidden, num_layers=1, batch_first=True)
+        self.out = nn.Linear(hidden, n_actions + 1)
+
+    def start(self, ctx: Tensor) -> HeadState:
+        """ctx: (B, S) -> the state before the first token."""
+        return HeadState(
+            self.init_h(ctx).unsqueeze(0).contiguous(),
+            self.init_c(ctx).unsqueeze(0).contiguous(),
+            self.ctx_proj(ctx),
+        )
+
+    def step(self, state: HeadState, prev: Tensor) -> tuple[Tensor, HeadState]:
+        """One token. prev: (B,) long previous action (n_actions = none). -> logits (B, A+1)."""
+        x = (state.ctx_in + self.act_embed(prev)).unsqueeze(1)  # (B, 1, H)
+        y, (h, c) = self.lstm(x, (state.h, state.c))
+        return self.out(y[:, 0]), HeadState(h, c, state.ctx_in)
+
+    def forward(self, ctx: Tensor, prev: Tensor) -> Tensor:
+        """Teacher forcing. ctx: (B, S); prev: (B, L) long -> logits (B, L, A+1)."""
+        state = self.start(ctx)
+        x = state.ctx_in.unsqueeze(1) + self.act_embed(prev)
+        y, _ = self.lstm(x, (state.h, state.c))
+        return self.out(y)
+
+
+# ----------------------------------------------------------------------------------- the model
+
+
+def sequence_tokens(
+    actions: Tensor, lengths: Tensor, n_actions: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Build teacher-forcing inputs and targets for action sequences closed by END.
+
+    actions: (B, L) long, padded with anything past each length; lengths: (B,) long, 0 <= k <= L.
+    Returns
+        prev:    (B, L+1) long  [none, a_1, .., a_L]  (the "none" index is n_actions)
+        targets: (B, L+1) long  [a_1, .., a_k, END, pad..] with END = n_actions, pad = -100
+        mask:    (B, L+1) bool  True for the k+1 real tokens
+    """
+    B, L = actions.shape
+    pos = torch.arange(L + 1, device=actions.device).expand(B, L + 1)
+    k = lengths.view(B, 1)
+    body = torch.cat([actions.clamp(min=0), actions.new_zeros(B, 1)], dim=1)
+    targets = torch.where(pos < k, body, torch.full_like(body, n_actions))
+    mask = pos <= k
+    targets = torch.where(mask, targets, torch.full_like(targets, -100))
+    prev = torch.cat([actions.new_full((B, 1), n_actions), actions.clamp(min=0)], dim=1)
+    return prev, targets, mask
+
+
+class GlamorModel(nn.Module):
+    """Inverse dynamics model + action prior sharing one observation encoder (Fig. 1).
+
+    obs:  (B, C, H, W) uint8, the frame stack of s_1
+    goal: (B, c, H, W) uint8, one frame of g = s_k
+    """
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, int, int],
+        goal_shape: tuple[int, int, int],
+        n_actions: int,
+        encoder: str = "mlp",
+        state_size: int = 512,
+        mlp_hidden: int = 256,
+        lstm_hidden: int = 64,
+    ):
+        super().__init__()
+        self.obs_shape = tuple(obs_shape)
+        self.goal_shape = tuple(goal_shape)
+        self.n_actions = n_actions
+        self.end_token = n_actions
+        self.obs_encoder = make_encoder(encoder, self.obs_shape, state_size, mlp_hidden)
+        self.goal_encoder = make_encoder(encoder, self.goal_shape, state_size, mlp_hidden)
+        self.mix = nn.Sequential(
+            nn.Linear(2 * state_size, state_size),
+            nn.ReLU(),
+            nn.Linear(state_size, state_size),
+            nn.ReLU(),
+        )
+        self.prior_mix = nn.Sequential(nn.Linear(state_size, state_size), nn.ReLU())
+        self.inverse = SequenceHead(state_size, n_actions, lstm_hidden)
+        self.prior = SequenceHead(state_size, n_actions, lstm_hidden)
+
+    def check_inputs(self, obs: Tensor, goal: Tensor | None = None) -> None:
+        """Clear errors for wrongly shaped inputs (public entry points call this)."""
+        if obs.dim() != 4 or tuple(obs.shape[1:]) != self.obs_shape:
+            raise ValueError(
+                f"obs must have shape (B, {', '.join(map(str, self.obs_shape))}); "
+                f"got {tuple(obs.shape)}"
+            )
+        if goal is not None:
+            if goal.dim() != 4 or tuple(goal.shape[1:]) != self.goal_shape:
+                raise ValueError(
+                    f"goal must have shape (B, {', '.join(map(str, self.goal_shape))})"
+                    f"; got {tuple(goal.shape)}"
+                )
+            if goal.shape[0] != obs.shape[0]:
+                raise ValueError(
+                    f"obs and goal batch sizes differ: {obs.shape[0]} vs {goal.shape[0]}"
+                )
+
+    def contexts(self, obs: Tensor, goal: Tensor) -> tuple[Tensor, Tensor]:
+        """-> (ctx_inverse, ctx_prior), each (B, S). The observation is encoded once."""
+        e = self.obs_encoder(obs)
+        ctx_inv = self.mix(torch.cat([e, self.goal_encoder(goal)], dim=1))
+        return ctx_inv, self.prior_mix(e)
+
+    def log_probs(self, obs: Tensor, goal: Tensor, prev: Tensor) -> tuple[Tensor, Tensor]:
+        """Teacher-forced token log-probabilities. prev: (B, L) -> two (B, L, A+1) tensors."""
+        ctx_inv, ctx_pri = self.contexts(obs, goal)
+        lp_inv = F.log_softmax(self.inverse(ctx_inv, prev), dim=-1)
+        lp_pri = F.log_softmax(self.prior(ctx_pri, prev), dim=-1)
+        return lp_inv, lp_pri
+
+    def loss(
+        self, obs: Tensor, goal: Tensor, actions: Tensor, lengths: Tensor, alpha: float = 1.0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Eq. 9: E[-log p_theta(a.., END | s, g)] + alpha * E[-log p_phi(a.., END | s)].
+
+        Sequence NLLs (summed over the k+1 tokens), averaged over the batch.
+        actions: (B, L) long padded; lengths: (B,) long. The stats are detached scalar tensors
+        (no device sync here; call .item() when logging).
+        """
+        self.check_inputs(obs, goal)
+        prev, targets, mask = sequence_tokens(actions, lengths, self.n_actions)
+        lp_inv, lp_pri = self.log_probs(obs, goal, prev)
+        safe = targets.clamp(min=0).unsqueeze(-1)
+        nll_inv = -(lp_inv.gather(-1, safe).squeeze(-1) * mask).sum(1).mean()
+        nll_pri = -(lp_pri.gather(-1, safe).squeeze(-1) * mask).sum(1).mean()
+        loss = nll_inv + alpha * nll_pri
+        stats = {
+            "loss": loss.detach(),
+            "inverse_nll": nll_inv.detach(),
+            "prior_nll": nll_pri.detach(),
+        }
+        return loss, stats
+
+
+def build_model(
+    cfg, obs_shape: tuple[int, int, int], goal_shape: tuple[int, int, int], n_actions: int
+) -> GlamorModel:
+    """The model described by a Config (encoder kind and sizes)."""
+    return GlamorModel(
+        obs_shape,
+        goal_shape,
+        n_actions,
+        encoder=cfg.encoder,
+        state_size=cfg.state_size,
+        mlp_hidden=cfg.mlp_hidden,
+        lstm_hidden=cfg.lstm_hidden,
+    )

@@ -1,0 +1,200 @@
+"""Trajectory replay with hindsight relabelling (paper §3.4-3.5, Algorithm 1).
+
+Storage: a circular buffer of *frames*. A trajectory with L actions is written as L + 1 consecutive
+slots: the frames of s_0 .. s_L (the final observation included) and the actions a_0 .. a_{L-1}
+(-1 in the final slot). Each frame is stored ONCE: the frame stack of s_t is rebuilt from the slots
+t - stack + 1 .. t, repeating the trajectory's first frame where the stack would cross its start.
+Per slot we keep two int16 offsets (to the trajectory's first and final frame), so a 104x80 Atari
+frame costs 8,320 + 1 + 4 = 8,325 bytes a step.
+
+Sampling (Eq. 9's dataset D of (s_1, a_1..a_{k-1}, s_k) tuples, i.e. hindsight relabelling):
+    t ~ uniform over every stored frame of every intact trajectory (final frames included)
+    k ~ Uniform{0..T}, clipped to the trajectory end         (k = 0 teaches "already there: END")
+    obs = stack(s_t), goal = frame(s_{t+k}), actions = a_t .. a_{t+k-1}, then END
+Everything is vectorised over the batch with index arithmetic: no Python loop over samples.
+
+Trajectories are written whole (the collector stages each one until it ends), so every trajectory
+in the ring is complete; when the write head overwrites the oldest trajectory, the rest of it is
+dropped from the sampling window at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Batch:
+    """A relabelled training batch.
+
+    obs: (B, stack*c, H, W) uint8   goal: (B, c, H, W) uint8
+    actions: (B, T) long, -1 past each length   lengths: (B,) long in 0..T
+    """
+
+    obs: Tensor
+    goal: Tensor
+    actions: Tensor
+    lengths: Tensor
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        return Batch(
+            *(
+                x.to(device, non_blocking=non_blocking)
+                for x in (self.obs, self.goal, self.actions, self.lengths)
+            )
+        )
+
+
+class ReplayBuffer:
+    """Circular buffer of whole trajectories; each frame stored once.
+
+    capacity: frames (= agent steps + one final frame per trajectory)
+    frame_shape: (c, H, W) of ONE frame; frame_stack: frames per observation; horizon: T
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        frame_shape: tuple[int, int, int],
+        frame_stack: int = 1,
+        horizon: int = 50,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ):
+        if horizon + 1 > capacity:
+            raise ValueError(f"capacity={capacity} cannot hold one trajectory of {horizon} steps")
+        if horizon >= 2**15:
+            raise ValueError("horizon must be < 32768 (offsets are stored as int16)")
+        self.capacity = int(capacity)
+        self.frame_shape = tuple(frame_shape)
+        self.frame_stack = int(frame_stack)
+        self.horizon = int(horizon)
+        self.frames = torch.zeros((self.capacity, *self.frame_shape), dtype=torch.uint8)
+        if pin_memory and torch.cuda.is_available():
+            self.frames = self.frames.pin_memory()
+        self.actions = torch.full((self.capacity,), -1, dtype=torch.int16)
+        self.to_start = torch.zeros(self.capacity, dtype=torch.int16)  # t - first frame
+        self.to_end = torch.zeros(self.capacity, dtype=torch.int16)  # final frame - t
+        self.total = 0  # frames ever written (absolute write position)
+        self._starts: deque[int] = deque()  # absolute start of every trajectory in the ring
+        self.generator = torch.Generator().manual_seed(seed)
+
+    # ---------------------------------------------------------------------------------- writing
+    def add_trajectory(self, frames: np.ndarray | Tensor, actions: np.ndarray | Tensor) -> None:
+        """frames: (L+1, c, H, W) uint8, s_0 .. s_L; actions: (L,) ints a_0 .. a_{L-1}."""
+        frames = torch.as_tensor(frames)
+        actions = torch.as_tensor(actions).reshape(-1)
+        n = frames.shape[0]
+        if tuple(frames.shape[1:]) != self.frame_shape or frames.dtype != torch.uint8:
+            raise ValueError(
+                f"frames must be uint8 of shape (L+1, {self.frame_shape}); "
+                f"got {tuple(frames.shape)} {frames.dtype}"
+            )
+        if actions.shape[0] != n - 1:
+            raise ValueError(
+                f"a trajectory with {n} frames needs {n - 1} actions, got {actions.shape[0]}"
+            )
+        if n - 1 > self.horizon:
+            raise ValueError(f"trajectory has {n - 1} actions; the horizon is {self.horizon}")
+        slots = (self.total + torch.arange(n)) % self.capacity
+        self.frames[slots] = frames
+        self.actions[slots] = torch.cat(
+            [actions.to(torch.int16), torch.tensor([-1], dtype=torch.int16)]
+        )
+        ar = torch.arange(n, dtype=torch.int16)
+        self.to_start[slots] = ar
+        self.to_end[slots] = (n - 1) - ar
+        self._starts.append(self.total)
+        self.total += n
+        while self._starts and self._starts[0] < self.total - self.capacity:
+            self._starts.popleft()
+
+    # ---------------------------------------------------------------------------------- reading
+    @property
+    def size(self) -> int:
+        """Frames available for sampling (those of intact trajectories)."""
+        return self.total - self._starts[0] if self._starts else 0
+
+    @property
+    def n_steps(self) -> int:
+        """Agent steps (actions) held in intact trajectories."""
+        return self.size - len(self._starts)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def stack_at(self, t_abs: Tensor) -> Tensor:
+        """Frame stacks of the observations at absolute positions: (B,) -> (B, stack*c, H, W)."""
+        slot = t_abs % self.capacity
+        back = self.to_start[slot].long()  # how far back the trajectory starts
+        offs = torch.arange(self.frame_stack - 1, -1, -1)  # oldest first
+        src = t_abs.unsqueeze(1) - torch.minimum(offs.unsqueeze(0), back.unsqueeze(1))
+        stack = self.frames[src % self.capacity]  # (B, stack, c, H, W)
+        return stack.flatten(1, 2)
+
+    def sample(self, batch_size: int, k_max: int | None = None) -> Batch:
+        """Hindsight-relabelled tuples; k ~ Uniform{0..k_max} (default T) clipped to the end."""
+        if self.size == 0:
+            raise RuntimeError("the replay buffer is empty: add trajectories before sampling")
+        k_max = self.horizon if k_max is None else k_max
+        g = self.generator
+        lo = self._starts[0]
+        t_abs = lo + torch.randint(self.size, (batch_size,), generator=g)
+        slot = t_abs % self.capacity
+        k = torch.randint(k_max + 1, (batch_size,), generator=g)
+        k = torch.minimum(k, self.to_end[slot].long())
+        obs = self.stack_at(t_abs)
+        goal = self.frames[(t_abs + k) % self.capacity]
+        steps = torch.arange(self.horizon)
+        a_idx = (t_abs.unsqueeze(1) + steps.unsqueeze(0)) % self.capacity
+        acts = self.actions[a_idx].long()
+        acts = torch.where(steps.unsqueeze(0) < k.unsqueeze(1), acts, torch.full_like(acts, -1))
+        return Batch(obs, goal, acts, k)
+
+    # ---------------------------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """Only the used part of the ring is saved."""
+        used = min(self.total, self.capacity)
+        return {
+            "capacity": self.capacity,
+            "frame_shape": self.frame_shape,
+            "frame_stack": self.frame_stack,
+            "horizon": self.horizon,
+            "total": self.total,
+            "starts": list(self._starts),
+            "frames": self.frames[:used].clone(),
+            "actions": self.actions[:used].clone(),
+            "to_start": self.to_start[:used].clone(),
+            "to_end": self.to_end[:used].clone(),
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in ("capacity", "frame_shape", "frame_stack", "horizon"):
+            if tuple(np.atleast_1d(state[key])) != tuple(np.atleast_1d(getattr(self, key))):
+                raise ValueError(
+                    f"replay state has {key}={state[key]}, buffer has {getattr(self, key)}"
+                )
+        used = state["frames"].shape[0]
+        self.frames[:used] = state["frames"]
+        self.actions[:used] = state["actions"]
+        self.to_start[:used] = state["to_start"]
+        self.to_end[:used] = state["to_end"]
+        self.total = int(state["total"])
+        self._starts = deque(int(s) for s in state["starts"])
+        self.generator.set_state(state["generator"])
+
+    def nbytes_per_step(self) -> float:
+        """Bytes of storage per stored frame (frame + action + two offsets)."""
+        per = (
+            self.frames[0].numel() * self.frames.element_size()
+            + self.actions.element_size()
+            + self.to_start.element_size()
+            + self.to_end.element_size()
+        )
+        return float(per)
