@@ -33,7 +33,8 @@ class Collector:
         self.frames: list[list[np.ndarray]] = [[] for _ in range(n_envs)]
         self.actions: list[list[int]] = [[] for _ in range(n_envs)]
         self.episodes = 0
-        self.recent_achieved: list[bool] = []  # training-goal achievement of finished episodes
+        self.visited = np.zeros(n_envs, dtype=bool)  # the slot's goal was reached at some step
+        self.recent_visited: list[bool] = []  # of episodes finished since the last pop
 
     def _start(self, i: int) -> None:
         seed = int(self.seed * 10_007 + i) if self.first_reset[i] else None
@@ -43,6 +44,7 @@ class Collector:
         self.frames[i], self.actions[i] = [frame], []
         self.t[i] = 0
         self.goal_idx[i] = self.rng.integers(len(self.goals))
+        self.visited[i] = False
 
     def step(self) -> int:
         """One step of every env. Returns the number of agent steps taken (n_envs)."""
@@ -68,18 +70,21 @@ class Collector:
             else:
                 self.stack[i] = frame
             self.t[i] += 1
+            goal_labels = self.goals.labels[self.goal_idx[i]][None]
+            self.visited[i] |= bool(self.task.achieved(labels[None], goal_labels)[0])
             if ended or self.t[i] >= self.horizon:
                 self.replay.add_trajectory(np.stack(self.frames[i]), np.array(self.actions[i]))
-                ok = self.task.achieved(labels[None], self.goals.labels[self.goal_idx[i]][None])[0]
-                self.recent_achieved.append(bool(ok))
+                self.recent_visited.append(bool(self.visited[i]))
                 self.episodes += 1
                 self.needs_reset[i] = True
         return self.n_envs
 
-    def pop_achievement(self) -> float | None:
-        """Mean training-goal achievement of episodes finished since the last call."""
-        if not self.recent_achieved:
+    def pop_visit_rate(self) -> float | None:
+        """Fraction of episodes finished since the last call that passed through their training
+        goal at some step (collection pads plans with random actions, so the final state says
+        little about the planner)."""
+        if not self.recent_visited:
             return None
-        rate = float(np.mean(self.recent_achieved))
-        self.recent_achieved.clear()
+        rate = float(np.mean(self.recent_visited))
+        self.recent_visited.clear()
         return rate

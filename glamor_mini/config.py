@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glamor_mini.envs.registry import SUITES
+
 
 class ConfigError(ValueError):
     """A configuration value (or preset, or field name) the library cannot accept."""
@@ -25,8 +27,16 @@ class ConfigError(ValueError):
 @dataclass
 class Config:
     # ------------------------------------------------------------ experiment
-    env: str = "gridworld"
-    """Environment suite. Accepted: 'gridworld' (more suites arrive with their presets)."""
+    algo: str = "glamor"
+    """Algorithm: 'glamor' (this paper) or a baseline: 'gcsl' (§3.6, §4.3)."""
+    suite: str = "gridworld"
+    """Environment suite: 'gridworld', 'die', 'minigrid', 'atari', 'dmc' (see glamor_mini.envs)."""
+    env: str = "MiniGrid-Empty-8x8-v0"
+    """MiniGrid: the environment id (e.g. MiniGrid-Empty-8x8-v0, MiniGrid-FourRooms-v0)."""
+    game: str = "Pong"
+    """Atari: the game (one of the 14 in reference/atari.md, e.g. Pong, MsPacman, Seaquest)."""
+    task: str = "cartpole/balance"
+    """DM Control: domain/task (e.g. cartpole/balance, point_mass/easy, reacher/hard)."""
     layout: str = "empty-7x7"
     """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
     allow_stay: bool = False
@@ -37,6 +47,10 @@ class Config:
     """Seed for every random number generator of the run (model init, envs, replay, planner)."""
     device: str = "auto"
     """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:1', ..."""
+    frame_stack: int = 4
+    """Pixel suites: frames per observation (goals are one frame). The grid world uses 1."""
+    amp: bool = False
+    """CUDA only: bfloat16 autocast for the networks (mixed precision)."""
 
     # ------------------------------------------------------------ model (§4.2)
     encoder: str = "impala"
@@ -103,6 +117,8 @@ class Config:
     """Episodes per evaluation goal."""
     train_goals: int = 1000
     """Size of the training goal set (suites with a sampled goal set; the grid uses every cell)."""
+    n_eval_goals: int = 30
+    """Fixed evaluation goals per environment and seed (pixel suites; the grid uses every cell)."""
     log_every: int = 5_000
     """Write a progress.csv / TensorBoard row every this many agent steps."""
     checkpoint_every: int = 50_000
@@ -116,7 +132,8 @@ class Config:
     def validate(self) -> Config:
         """Raise ConfigError naming the first bad field and what is accepted; return self."""
         choices = {
-            "env": ("gridworld",),
+            "algo": ("glamor", "gcsl"),
+            "suite": SUITES,
             "encoder": ("mlp", "impala"),
             "planner_mode": ("guided", "sparse", "no_prior"),
             "termination": ("early", "plan_end", "naive_end"),
@@ -231,7 +248,7 @@ def field_docs() -> dict[str, str]:
 # steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README table.
 PRESETS: dict[str, dict[str, Any]] = {
     "gridworld": dict(
-        env="gridworld",
+        suite="gridworld",
         layout="empty-7x7",
         horizon=10,
         gamma=0.5,
@@ -253,7 +270,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         checkpoint_every=10_000,
     ),
     "debug": dict(
-        env="gridworld",
+        suite="gridworld",
         layout="empty-7x7",
         horizon=6,
         gamma=0.5,

@@ -30,6 +30,7 @@ class Episodes:
     steps: np.ndarray  # (B,) actions taken
     stopped: np.ndarray  # (B,) bool: the agent ended the episode itself
     trajectories: np.ndarray  # (B, T+1, n_labels) labels along the way (repeats after the end)
+    final_frames: np.ndarray  # (B, c, H, W) the last frame each agent saw (paper Fig. 11)
 
 
 def run_episodes(
@@ -70,7 +71,7 @@ def run_episodes(
             traj[i, t + 1 :] = labels[i]
             if ended:
                 active[i] = False
-    return Episodes(start, labels.copy(), steps, stopped, traj)
+    return Episodes(start, labels.copy(), steps, stopped, traj, stack[:, -c:].copy())
 
 
 @dataclass

@@ -62,7 +62,7 @@ CSV_COLUMNS = [
     "loss",
     "inverse_nll",
     "prior_nll",
-    "train_goal_achievement",
+    "train_goal_visited",
     "eval_goal_achievement",
     "eval_optimal_path_rate",
     "eval_mean_extra_steps",
@@ -306,9 +306,9 @@ class Trainer:
             for k in ("loss", "inverse_nll", "prior_nll"):
                 row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
             self._stats.clear()
-        ach = self.collector.pop_achievement()
-        if ach is not None:
-            row["train_goal_achievement"] = round(ach, 4)
+        visited = self.collector.pop_visit_rate()
+        if visited is not None:
+            row["train_goal_visited"] = round(visited, 4)
         if eval_result is not None:
             row["eval_goal_achievement"] = eval_result.goal_achievement
             if eval_result.optimal_path_rate is not None:
@@ -329,7 +329,7 @@ class Trainer:
             "prior_nll": "losses",
             "eps": "charts",
             "steps_per_second": "charts",
-            "train_goal_achievement": "charts",
+            "train_goal_visited": "charts",
             "updates": "charts",
             "episodes": "charts",
         }

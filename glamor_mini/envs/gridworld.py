@@ -105,3 +105,7 @@ class GridWorldTask:
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
+
+
+def task_from_config(cfg) -> GridWorldTask:
+    return GridWorldTask(cfg.layout, horizon=cfg.horizon, allow_stay=cfg.allow_stay)
