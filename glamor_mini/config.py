@@ -49,6 +49,8 @@ class Config:
     """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:1', ..."""
     frame_stack: int = 4
     """Pixel suites: frames per observation (goals are one frame). The grid world uses 1."""
+    torch_threads: int = 0
+    """CPU threads for torch; 0 = automatic (1 for the small MLP models, faster there)."""
     amp: bool = False
     """CUDA only: bfloat16 autocast for the networks (mixed precision)."""
 

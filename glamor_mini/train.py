@@ -105,6 +105,10 @@ class Trainer:
         self.cfg = cfg.validate()
         self.run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="glamor-"))
         self.device = resolve_device(cfg.device)
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        elif cfg.encoder == "mlp" and self.device.type == "cpu":
+            torch.set_num_threads(1)  # tiny matmuls: threading overhead outweighs the gain
         seed_everything(cfg.seed)
         self.task = make_task(cfg)
         self.model = build_model(

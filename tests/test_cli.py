@@ -1,0 +1,94 @@
+"""`python -m glamor_mini.run`: presets, field options, and one clear error per bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from glamor_mini.config import Config, ConfigError, field_docs, make_config
+from glamor_mini.run import main
+
+
+def run_cli(args, capsys):
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_debug_preset_end_to_end(tmp_path, capsys):
+    code, out, _ = run_cli(["debug", "--out", str(tmp_path / "r"), "--seed", "2"], capsys)
+    assert code == 0
+    summary = json.loads(out[: out.rindex("}") + 1])
+    assert summary["agent_steps"] == 1200 and 0.0 <= summary["goal_achievement"] <= 1.0
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["seed"] == 2 and cfg["horizon"] == 6
+
+
+def test_help_lists_every_field_with_its_doc():
+    proc = subprocess.run(
+        [sys.executable, "-m", "glamor_mini.run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    docs = field_docs()
+    for name in Config.__dataclass_fields__:
+        assert f"--{name}" in proc.stdout
+        assert docs[name], f"field {name} has no docstring"
+    assert "Gradient-norm clip" in proc.stdout.replace("\n", " ").replace("  ", " ")
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["nosuchpreset"], "unknown preset 'nosuchpreset'"),
+        (["debug", "--horizn", "5"], "unknown option --horizn (did you mean --horizon"),
+        (["debug", "--horizon", "abc"], "expected an integer"),
+        (["debug", "--horizon", "0"], "horizon=0 must be >= 1"),
+        (["debug", "--n_candidates", "0"], "n_candidates=0 must be >= 1"),
+        (["debug", "--termination", "sometimes"], "termination='sometimes' is not accepted"),
+        (["debug", "--collect_prior", "maybe"], "expected true or false"),
+        (["debug", "--gamma", "1.5"], "gamma=1.5 must be in (0, 1]"),
+    ],
+)
+def test_bad_input_gives_one_clear_error_and_writes_nothing(args, needle, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(args + ["--out", str(out)], capsys)
+    assert code == 2
+    assert needle in err
+    assert not out.exists()
+
+
+def test_malformed_layout_file(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("#####\n#..x#\n#####\n")
+    out = tmp_path / "run"
+    code, _, err = run_cli(["debug", "--layout", str(bad), "--out", str(out)], capsys)
+    assert code == 2 and "line 2, column 4" in err and "unknown character" in err
+    assert not out.exists()
+
+
+def test_corrupt_checkpoint_via_cli(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(["debug", "--out", str(out)], capsys)[0] == 0
+    (out / "ckpt.pt").write_bytes(b"\x00garbage")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, _, err = run_cli(["debug", "--out", str(out)], capsys)
+    assert code == 2 and "cannot resume" in err and "corrupt" in err
+    assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+
+def test_config_validation_and_types():
+    with pytest.raises(ConfigError, match="expected int"):
+        make_config("debug", horizon=2.5)
+    with pytest.raises(ConfigError, match="unknown config field"):
+        make_config("debug", horizn=3)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        make_config("nope")
+    assert make_config("gridworld").gamma == 0.5

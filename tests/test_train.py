@@ -1,0 +1,136 @@
+"""Algorithm 1 end to end: learning on a tiny grid, determinism, resume, run-directory files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from glamor_mini.config import make_config
+from glamor_mini.train import CheckpointError, train
+
+TINY = "#####\n#...#\n#.S.#\n#...#\n#####\n"  # 3x3 free cells, start in the centre
+
+
+@pytest.fixture
+def tiny_layout(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text(TINY)
+    return str(path)
+
+
+def read_rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_tiny_grid_learns_to_reach_90_percent(tiny_layout, tmp_path):
+    cfg = make_config(
+        "debug",
+        layout=tiny_layout,
+        horizon=4,
+        total_steps=6000,
+        learning_starts=500,
+        eps_steps=3000,
+        replay_ratio=16.0,
+        batch_size=64,
+        buffer_size=5000,
+        eval_episodes=3,
+    )
+    result = train(cfg, tmp_path / "run")
+    assert result.eval.goal_achievement >= 0.9
+    assert result.eval.optimal_path_rate >= 0.8
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "progress.csv", "ckpt.pt", "eval.json", "eval.png"} <= files
+    assert any(n.startswith("events.out.tfevents") for n in files)
+    ev = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert ev["agent_steps"] == 6000 and len(ev["per_goal"]) == 9
+    assert {"goal_achievement", "optimal_path_rate", "wall_seconds"} <= set(ev)
+
+
+def _strip(rows):
+    return [
+        {k: v for k, v in r.items() if k not in ("wall_seconds", "steps_per_second")} for r in rows
+    ]
+
+
+def test_seeded_runs_are_identical(tmp_path):
+    cfg = make_config("debug", seed=3)
+    a = train(cfg, tmp_path / "a")
+    b = train(cfg, tmp_path / "b")
+    assert _strip(read_rows(tmp_path / "a" / "progress.csv")) == _strip(
+        read_rows(tmp_path / "b" / "progress.csv")
+    )
+    assert a.eval.summary() == b.eval.summary()
+    for (ka, pa), (kb, pb) in zip(
+        a.model.state_dict().items(), b.model.state_dict().items(), strict=True
+    ):
+        assert ka == kb and torch.equal(pa, pb)
+    c = train(make_config("debug", seed=4), tmp_path / "c")
+    assert _strip(read_rows(tmp_path / "c" / "progress.csv")) != _strip(
+        read_rows(tmp_path / "a" / "progress.csv")
+    )
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_crash_then_resume_continues_from_checkpoint(tmp_path):
+    cfg = make_config("debug", total_steps=1600, checkpoint_every=800, log_every=400)
+    out = tmp_path / "run"
+
+    def crash(trainer):
+        if trainer.agent_steps >= 1200:
+            raise Crash("simulated failure")
+
+    with pytest.raises(Crash):
+        train(cfg, out, on_step=crash)
+    saved = torch.load(out / "ckpt.pt", weights_only=False)
+    assert saved["agent_steps"] == 800
+    rows = read_rows(out / "progress.csv")
+    assert [int(r["agent_steps"]) for r in rows] == [400, 800, 1200]
+
+    seen = []
+    result = train(cfg, out, on_step=lambda t: seen.append(t.agent_steps))
+    assert seen[0] == 800 + cfg.n_envs, "training continues from the saved step"
+    assert result.agent_steps == 1600
+    steps = [int(r["agent_steps"]) for r in read_rows(out / "progress.csv")]
+    assert steps[:2] == [400, 800] and steps[2:4] == [1200, 1600], "rows after the ckpt redone"
+    assert json.loads((out / "eval.json").read_text())["agent_steps"] == 1600
+
+
+def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
+    cfg = make_config("debug", total_steps=1600, checkpoint_every=0)
+    out = tmp_path / "run"
+
+    def interrupt(trainer):
+        if trainer.agent_steps >= 1000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out, on_step=interrupt)
+    assert torch.load(out / "ckpt.pt", weights_only=False)["agent_steps"] == 1000
+    assert train(cfg, out).agent_steps == 1600
+
+
+def test_resume_with_a_different_experiment_is_refused(tmp_path):
+    out = tmp_path / "run"
+    train(make_config("debug"), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match="different config"):
+        train(make_config("debug", lr=0.1), out)
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert before == after
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path):
+    out = tmp_path / "run"
+    train(make_config("debug"), out)
+    (out / "ckpt.pt").write_bytes(b"not a checkpoint")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        train(make_config("debug"), out)
+    assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
