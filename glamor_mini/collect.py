@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
+from glamor_mini.envs.vec import SerialVecEnv
 from glamor_mini.replay import ReplayBuffer
 
 
@@ -21,7 +22,12 @@ class Collector:
     ):
         self.task, self.policy, self.goals, self.replay = task, policy, goals, replay
         self.n_envs, self.horizon = n_envs, task.horizon
-        self.envs = [task.make_env() for _ in range(n_envs)]
+        make_vec = getattr(task, "make_vec_env", None)
+        self.vec = (
+            make_vec(n_envs, seed)
+            if make_vec is not None
+            else SerialVecEnv([task.make_env() for _ in range(n_envs)])
+        )
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.c = task.frame_shape[0]
@@ -36,21 +42,22 @@ class Collector:
         self.visited = np.zeros(n_envs, dtype=bool)  # the slot's goal was reached at some step
         self.recent_visited: list[bool] = []  # of episodes finished since the last pop
 
-    def _start(self, i: int) -> None:
-        seed = int(self.seed * 10_007 + i) if self.first_reset[i] else None
-        self.first_reset[i] = False
-        frame, _ = self.envs[i].reset(seed=seed)
-        self.stack[i] = np.concatenate([frame] * self.task.frame_stack, axis=0)
-        self.frames[i], self.actions[i] = [frame], []
-        self.t[i] = 0
-        self.goal_idx[i] = self.rng.integers(len(self.goals))
-        self.visited[i] = False
+    def _start(self, slots: np.ndarray) -> None:
+        seeds = [int(self.seed * 10_007 + i) if self.first_reset[i] else None for i in slots]
+        self.first_reset[slots] = False
+        frames, _ = self.vec.reset_slots(slots.tolist(), seeds)
+        for i, frame in zip(slots, frames, strict=True):
+            self.stack[i] = np.concatenate([frame] * self.task.frame_stack, axis=0)
+            self.frames[i], self.actions[i] = [frame], []
+            self.t[i] = 0
+            self.goal_idx[i] = self.rng.integers(len(self.goals))
+            self.visited[i] = False
 
     def step(self) -> int:
         """One step of every env. Returns the number of agent steps taken (n_envs)."""
         new = self.needs_reset.copy()
-        for i in np.flatnonzero(new):
-            self._start(i)
+        if new.any():
+            self._start(np.flatnonzero(new))
         self.needs_reset[:] = False
         slots = torch.arange(self.n_envs)
         actions, _ = self.policy.act(
@@ -61,8 +68,9 @@ class Collector:
             torch.from_numpy(new),
         )
         actions = actions.numpy()
-        for i, env in enumerate(self.envs):
-            frame, labels, ended = env.step(int(actions[i]))
+        frames, labels_all, ended_all = self.vec.step(actions)
+        for i in range(self.n_envs):
+            frame, labels, ended = frames[i], labels_all[i], ended_all[i]
             self.frames[i].append(frame)
             self.actions[i].append(int(actions[i]))
             if self.task.frame_stack > 1:
@@ -78,6 +86,9 @@ class Collector:
                 self.episodes += 1
                 self.needs_reset[i] = True
         return self.n_envs
+
+    def close(self) -> None:
+        self.vec.close()
 
     def pop_visit_rate(self) -> float | None:
         """Fraction of episodes finished since the last call that passed through their training

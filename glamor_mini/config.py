@@ -59,6 +59,8 @@ class Config:
     """Observation encoder: 'mlp' (small grid observations) or 'impala' (IMPALA 'large' ResNet)."""
     state_size: int = 512
     """Size of the encoder output and of the (state, goal) context ('state size' in Fig. 5)."""
+    impala_channels: str = "16,32,32"
+    """IMPALA encoder: channels of its 3 stages, comma-separated (paper: 16,32,32)."""
     mlp_hidden: int = 256
     """Width of the hidden layer of the MLP encoder."""
     lstm_hidden: int = 64

@@ -114,12 +114,16 @@ class ImpalaEncoder(nn.Module):
 
 
 def make_encoder(
-    kind: str, in_shape: tuple[int, int, int], state_size: int, mlp_hidden: int
+    kind: str,
+    in_shape: tuple[int, int, int],
+    state_size: int,
+    mlp_hidden: int = 256,
+    channels: tuple[int, ...] = (16, 32, 32),
 ) -> nn.Module:
     if kind == "mlp":
         return MLPEncoder(in_shape, state_size, mlp_hidden)
     if kind == "impala":
-        return ImpalaEncoder(in_shape, state_size)
+        return ImpalaEncoder(in_shape, state_size, channels)
     raise ValueError(f"encoder={kind!r} is not accepted; choose 'mlp' or 'impala'")
 
 
@@ -224,14 +228,16 @@ class GlamorModel(nn.Module):
         state_size: int = 512,
         mlp_hidden: int = 256,
         lstm_hidden: int = 64,
+        impala_channels: tuple[int, ...] = (16, 32, 32),
     ):
         super().__init__()
         self.obs_shape = tuple(obs_shape)
         self.goal_shape = tuple(goal_shape)
         self.n_actions = n_actions
         self.end_token = n_actions
-        self.obs_encoder = make_encoder(encoder, self.obs_shape, state_size, mlp_hidden)
-        self.goal_encoder = make_encoder(encoder, self.goal_shape, state_size, mlp_hidden)
+        enc = dict(state_size=state_size, mlp_hidden=mlp_hidden, channels=impala_channels)
+        self.obs_encoder = make_encoder(encoder, self.obs_shape, **enc)
+        self.goal_encoder = make_encoder(encoder, self.goal_shape, **enc)
         self.mix = nn.Sequential(
             nn.Linear(2 * state_size, state_size),
             nn.ReLU(),
@@ -309,4 +315,16 @@ def build_model(
         state_size=cfg.state_size,
         mlp_hidden=cfg.mlp_hidden,
         lstm_hidden=cfg.lstm_hidden,
+        impala_channels=parse_channels(cfg.impala_channels),
     )
+
+
+def parse_channels(text: str) -> tuple[int, ...]:
+    """'16,32,32' -> (16, 32, 32), with a clear error for anything else."""
+    try:
+        chans = tuple(int(c) for c in str(text).split(","))
+    except ValueError:
+        chans = ()
+    if not chans or any(c < 1 for c in chans):
+        raise ValueError(f"impala_channels={text!r}: expected positive integers like '16,32,32'")
+    return chans

@@ -19,25 +19,33 @@ uninterrupted run).
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from glamor_mini.collect import Collector
 from glamor_mini.config import Config, ConfigError
 from glamor_mini.envs import make_task, obs_shape
 from glamor_mini.evaluate import EvalResult, evaluate
-from glamor_mini.models import GlamorModel, build_model
+from glamor_mini.models import build_model
 from glamor_mini.planner import PlannerSettings
-from glamor_mini.policies import EpsilonGreedy, LinearSchedule, OpenLoopPolicy, UniformRandomPolicy
+from glamor_mini.policies import (
+    ClosedLoopPolicy,
+    EpsilonGreedy,
+    LinearSchedule,
+    OpenLoopPolicy,
+    UniformRandomPolicy,
+)
 from glamor_mini.replay import ReplayBuffer
 from glamor_mini.utils import atomic_torch_save, atomic_write_text, resolve_device, seed_everything
 
@@ -90,8 +98,59 @@ def planner_settings(cfg: Config, collect: bool = False) -> PlannerSettings:
 
 
 @dataclass
+class Agent:
+    """What Algorithm 1 needs from an algorithm (GLAMOR or a baseline sharing its loop).
+
+    model: nn.Module with .loss(obs, goal, actions, lengths, alpha) -> (loss, stats), trained on
+        the replay's relabelled batches.
+    collect_policy: acts while collecting (wrapped in epsilon-greedy by the trainer).
+    make_eval_policy: seed -> the policy used for evaluation.
+    generators: torch generators whose states go into checkpoints.
+    """
+
+    model: nn.Module
+    collect_policy: object
+    make_eval_policy: Callable[[int], object]
+    generators: dict[str, torch.Generator] = field(default_factory=dict)
+
+
+def build_glamor(cfg: Config, task, device: torch.device) -> Agent:
+    """GLAMOR: open-loop planner for collection (§3.5), closed-loop MPC for evaluation."""
+    model = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions).to(device)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
+    collect = OpenLoopPolicy(
+        model,
+        planner_settings(cfg, collect=True),
+        cfg.n_envs,
+        cfg.horizon,
+        gen,
+        stop_at_end=False,
+        seed=cfg.seed + 4,
+    )
+
+    def make_eval_policy(seed: int) -> ClosedLoopPolicy:
+        eval_gen = torch.Generator(device=device).manual_seed(seed)
+        return ClosedLoopPolicy(model, planner_settings(cfg), eval_gen)
+
+    return Agent(model, collect, make_eval_policy, {"planner": gen})
+
+
+ALGOS: dict[str, str] = {
+    "glamor": "glamor_mini.train:build_glamor",
+    "gcsl": "glamor_mini.baselines.gcsl:build_gcsl",
+}
+
+
+def build_agent(cfg: Config, task, device: torch.device) -> Agent:
+    if cfg.algo not in ALGOS:
+        raise ConfigError(f"algo={cfg.algo!r} is not accepted; choose one of {sorted(ALGOS)}")
+    module, fn = ALGOS[cfg.algo].split(":")
+    return getattr(importlib.import_module(module), fn)(cfg, task, device)
+
+
+@dataclass
 class TrainResult:
-    model: GlamorModel
+    model: nn.Module
     eval: EvalResult | None
     run_dir: Path
     agent_steps: int
@@ -111,9 +170,9 @@ class Trainer:
             torch.set_num_threads(1)  # tiny matmuls: threading overhead outweighs the gain
         seed_everything(cfg.seed)
         self.task = make_task(cfg)
-        self.model = build_model(
-            cfg, obs_shape(self.task), self.task.frame_shape, self.task.n_actions
-        ).to(self.device)
+        self.agent = build_agent(cfg, self.task, self.device)
+        self.model = self.agent.model
+        self.amp = cfg.amp and self.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
@@ -127,22 +186,12 @@ class Trainer:
         )
         self.train_goals = self.task.train_goals(cfg.seed)
         self.eval_goals = self.task.eval_goals(cfg.seed)
-        self.planner_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
         self.eps_schedule = LinearSchedule(cfg.eps_start, cfg.eps_final, cfg.eps_steps)
         if cfg.collect_policy == "random":
             self.policy = UniformRandomPolicy(self.task.n_actions, seed=cfg.seed + 3)
         else:
-            open_loop = OpenLoopPolicy(
-                self.model,
-                planner_settings(cfg, collect=True),
-                cfg.n_envs,
-                cfg.horizon,
-                self.planner_gen,
-                stop_at_end=False,
-                seed=cfg.seed + 4,
-            )
             self.policy = EpsilonGreedy(
-                open_loop, self.task.n_actions, cfg.eps_start, seed=cfg.seed + 5
+                self.agent.collect_policy, self.task.n_actions, cfg.eps_start, seed=cfg.seed + 5
             )
         self.collector = Collector(
             self.task, cfg.n_envs, self.policy, self.train_goals, self.replay, seed=cfg.seed + 6
@@ -216,12 +265,19 @@ class Trainer:
         }
         atomic_torch_save(state, self.run_dir / "ckpt.pt")
 
+    def _numpy_rngs(self) -> dict[str, np.random.Generator]:
+        rngs = {"collector": self.collector.rng}
+        policy, depth = self.policy, 0
+        while policy is not None:  # the policy and the policies it wraps
+            if hasattr(policy, "rng"):
+                rngs[f"policy{depth}"] = policy.rng
+            policy, depth = getattr(policy, "policy", None), depth + 1
+        return rngs
+
     def _rng_state(self) -> dict:
-        gens = {"planner": self.planner_gen.get_state(), "torch": torch.get_rng_state()}
-        nps = {"collector": self.collector.rng.bit_generator.state}
-        for name, obj in (("policy", self.policy), ("inner", getattr(self.policy, "policy", None))):
-            if obj is not None and hasattr(obj, "rng"):
-                nps[name] = obj.rng.bit_generator.state
+        gens = {name: g.get_state() for name, g in self.agent.generators.items()}
+        gens["torch"] = torch.get_rng_state()
+        nps = {name: r.bit_generator.state for name, r in self._numpy_rngs().items()}
         return {"torch": gens, "numpy": nps}
 
     def _load_checkpoint(self, path: Path) -> None:
@@ -240,12 +296,11 @@ class Trainer:
         self.collector.episodes = int(state["episodes"])
         self.wall_before = float(state["wall_seconds"])
         rng = state["rng"]
-        self.planner_gen.set_state(rng["torch"]["planner"])
+        for name, g in self.agent.generators.items():
+            g.set_state(rng["torch"][name])
         torch.set_rng_state(rng["torch"]["torch"])
-        self.collector.rng.bit_generator.state = rng["numpy"]["collector"]
-        for name, obj in (("policy", self.policy), ("inner", getattr(self.policy, "policy", None))):
-            if name in rng["numpy"] and obj is not None:
-                obj.rng.bit_generator.state = rng["numpy"][name]
+        for name, r in self._numpy_rngs().items():
+            r.bit_generator.state = rng["numpy"][name]
         if state.get("replay") is not None:
             self.replay.load_state_dict(state["replay"])
 
@@ -254,9 +309,10 @@ class Trainer:
         """One gradient step of Eq. 9 on a relabelled batch."""
         cfg = self.cfg
         batch = self.replay.sample(cfg.batch_size).to(self.device, non_blocking=True)
-        loss, stats = self.model.loss(
-            batch.obs, batch.goal, batch.actions, batch.lengths, alpha=cfg.alpha
-        )
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            loss, stats = self.model.loss(
+                batch.obs, batch.goal, batch.actions, batch.lengths, alpha=cfg.alpha
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -282,6 +338,7 @@ class Trainer:
             self.eval_goals,
             self.cfg.eval_episodes,
             seed=self.cfg.seed,
+            policy=self.agent.make_eval_policy(self.cfg.seed),
         )
         return self.last_eval
 
@@ -392,6 +449,7 @@ class Trainer:
                     on_step(self)
         except KeyboardInterrupt:
             bar.close()
+            self.collector.close()
             self.checkpoint()
             print(
                 f"\ninterrupted at {self.agent_steps} agent steps; checkpoint written to "
@@ -399,6 +457,7 @@ class Trainer:
             )
             raise
         bar.close()
+        self.collector.close()
         result = self.last_eval
         if result is None or eval_at != self.agent_steps:
             result = self.run_eval()

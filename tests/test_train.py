@@ -68,7 +68,7 @@ def test_seeded_runs_are_identical(tmp_path):
         a.model.state_dict().items(), b.model.state_dict().items(), strict=True
     ):
         assert ka == kb and torch.equal(pa, pb)
-    c = train(make_config("debug", seed=4), tmp_path / "c")
+    train(make_config("debug", seed=4), tmp_path / "c")
     assert _strip(read_rows(tmp_path / "c" / "progress.csv")) != _strip(
         read_rows(tmp_path / "a" / "progress.csv")
     )
