@@ -82,10 +82,19 @@ class EvalResult:
     early_stop_rate: float
     episodes: int
     per_goal: list[dict] = field(default_factory=list)
+    per_label: dict[str, float] | None = None
+    """Rate at which each label alone met the rule (suites with `per_label_achieved`)."""
+    final_frames: np.ndarray | None = field(default=None, repr=False)
+    """(episodes, c, H, W) the last frame of each episode (not saved to eval.json)."""
+    achieved: np.ndarray | None = field(default=None, repr=False)
+    """(episodes,) bool per episode, in the order goals x episodes_per_goal."""
 
     def summary(self) -> dict:
-        d = asdict(self)
-        d.pop("per_goal")
+        d = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("per_goal", "final_frames", "achieved")
+        }
         return d
 
 
@@ -115,6 +124,11 @@ def evaluate(
     finally:
         model.train(was_training)
     ok = task.achieved(ep.final_labels, goals_rep.labels)
+    per_label = None
+    per_label_fn = getattr(task, "per_label_achieved", None)
+    if per_label_fn is not None:
+        hits = per_label_fn(ep.final_labels, goals_rep.labels)  # (B, L) bool
+        per_label = {n: float(hits[:, j].mean()) for j, n in enumerate(task.label_names)}
     opt_len = task.optimal_steps(ep.start_labels, goals_rep.labels)
     optimal = extra = None
     if opt_len is not None:
@@ -142,4 +156,7 @@ def evaluate(
         early_stop_rate=float(ep.stopped.mean()),
         episodes=len(rep),
         per_goal=per_goal,
+        per_label=per_label,
+        final_frames=ep.final_frames,
+        achieved=ok,
     )

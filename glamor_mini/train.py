@@ -480,12 +480,23 @@ class Trainer:
         }
         atomic_write_text(self.run_dir / "eval.json", json.dumps(out, indent=2) + "\n")
         plot = getattr(self.task, "plot_outcomes", None)
+        tmp = self.run_dir / ".eval.tmp.png"
         if plot is not None:
             labels = np.array([g["labels"] for g in result.per_goal])
             cols = [[g["achieved"], g.get("optimal", np.nan)] for g in result.per_goal]
-            tmp = self.run_dir / ".eval.tmp.png"
             plot(labels, np.array(cols), tmp)
             tmp.replace(self.run_dir / "eval.png")
+        elif result.final_frames is not None:  # pixel suites: goals above achieved frames
+            from glamor_mini.goals import plot_goal_grid
+
+            n = len(self.eval_goals)
+            plot_goal_grid(
+                self.eval_goals.frames,
+                result.final_frames[:n],
+                result.achieved[:n],
+                self.run_dir / "eval.png",
+                title=self.task.name,
+            )
 
 
 def _crossed(before: int, after: int, every: int) -> bool:
