@@ -100,29 +100,36 @@ class EvalResult:
 
 def evaluate(
     task: Task,
-    model: GlamorModel,
-    settings: PlannerSettings,
+    model: GlamorModel | None,
+    settings: PlannerSettings | None,
     goals: GoalSet | None = None,
     episodes_per_goal: int = 1,
     seed: int = 0,
     policy=None,
     progress: bool = False,
 ) -> EvalResult:
-    """Closed-loop evaluation (unless `policy` is given) over a fixed goal set."""
+    """Closed-loop evaluation (unless `policy` is given) over a fixed goal set.
+
+    With `policy` given, `model` and `settings` may be None (e.g. a uniform-random floor).
+    """
     goals = task.eval_goals(seed) if goals is None else goals
     G = len(goals)
     rep = np.tile(np.arange(G), episodes_per_goal)
     goals_rep = goals.take(rep)
     if policy is None:
+        if model is None or settings is None:
+            raise ValueError("evaluate() needs a model and planner settings, or a policy")
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
         policy = ClosedLoopPolicy(model, settings, gen)
-    was_training = model.training
-    model.eval()
+    was_training = model is not None and model.training
+    if model is not None:
+        model.eval()
     try:
         ep = run_episodes(task, policy, goals_rep, seed=seed, progress=progress)
     finally:
-        model.train(was_training)
+        if model is not None:
+            model.train(was_training)
     ok = task.achieved(ep.final_labels, goals_rep.labels)
     per_label = None
     per_label_fn = getattr(task, "per_label_achieved", None)
