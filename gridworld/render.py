@@ -169,6 +169,8 @@ def plot_value_map(
     annotate: bool = False,
     colorbar: bool = True,
     fmt: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """Draw a per-cell value map (e.g. BFS distances or goal-achievement rates).
 
@@ -192,6 +194,9 @@ def plot_value_map(
     fmt
         Format spec for annotations; defaults to ``"d"`` for integral values and
         ``".2g"`` otherwise.
+    vmin, vmax
+        Colour scale limits; default to the range of the shown values (pass 0 and 1
+        for rates, so maps drawn side by side share one scale).
 
     Returns
     -------
@@ -209,8 +214,10 @@ def plot_value_map(
 
     ax = _prepare_axes(ax, lay)
     shown = vals[~mask]
-    vmin = float(shown.min()) if shown.size else 0.0
-    vmax = float(shown.max()) if shown.size else 1.0
+    if vmin is None:
+        vmin = float(shown.min()) if shown.size else 0.0
+    if vmax is None:
+        vmax = float(shown.max()) if shown.size else 1.0
     im = ax.imshow(data, cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
     _style_grid(ax, lay)
     if colorbar:

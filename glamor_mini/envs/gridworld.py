@@ -98,6 +98,8 @@ class GridWorldTask:
                 grid,
                 ax=ax,
                 cmap="viridis",
+                vmin=0.0,
+                vmax=1.0,
                 title=titles[j] if j < len(titles) else None,
             )
             sx, sy = self.layout.start
