@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.models import GlamorModel

@@ -165,13 +165,11 @@ def plot_goal_grid(
     """Paper Fig. 11/12: goal frames (top row) above the agent's final frames (bottom row), a green
     or red border telling whether the goal was achieved. Frames: (G, c, H, W) uint8; c = 1
     (grayscale) or 3 (RGB); only the last frame of a stack is shown."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     n = min(max_goals, len(goal_frames))
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.6), squeeze=False)
+    fig = Figure(figsize=(1.6 * n, 3.6))
+    axes = fig.subplots(2, n, squeeze=False)
 
     def show(ax, frame):
         img = frame[-3:].transpose(1, 2, 0) if frame.shape[0] % 3 == 0 else frame[-1]
@@ -193,5 +191,4 @@ def plot_goal_grid(
     fig.tight_layout()
     tmp = Path(path).with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     tmp.replace(path)

@@ -81,13 +81,11 @@ class GridWorldTask:
         titles: tuple[str, ...] = ("goal reached", "reached by a shortest path"),
     ) -> None:
         """Heatmaps over the goal cells (one panel per column of `values`), saved as PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
         values = np.asarray(values, dtype=float).reshape(len(goal_labels), -1)
-        fig, axes = plt.subplots(1, values.shape[1], figsize=(3.2 * values.shape[1], 3.4))
+        fig = Figure(figsize=(3.2 * values.shape[1], 3.4))
+        axes = fig.subplots(1, values.shape[1])
         axes = np.atleast_1d(axes)
         for j, ax in enumerate(axes):
             grid = np.full((self.layout.height, self.layout.width), np.nan)
@@ -106,7 +104,6 @@ class GridWorldTask:
             ax.plot(sx, sy, marker="*", color="white", markersize=12)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)
 
 
 def task_from_config(cfg) -> GridWorldTask:
