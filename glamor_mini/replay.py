@@ -5,7 +5,7 @@ slots: the frames of s_0 .. s_L (the final observation included) and the actions
 (-1 in the final slot). Each frame is stored ONCE: the frame stack of s_t is rebuilt from the slots
 t - stack + 1 .. t, repeating the trajectory's first frame where the stack would cross its start.
 Per slot we keep two int16 offsets (to the trajectory's first and final frame), so a 104x80 Atari
-frame costs 8,320 + 1 + 4 = 8,325 bytes a step.
+frame costs 8,320 + 2 + 4 = 8,326 bytes a slot.
 
 Sampling (Eq. 9's dataset D of (s_1, a_1..a_{k-1}, s_k) tuples, i.e. hindsight relabelling):
     t ~ uniform over every stored frame of every intact trajectory (final frames included)
@@ -134,8 +134,13 @@ class ReplayBuffer:
         back = self.to_start[slot].long()  # how far back the trajectory starts
         offs = torch.arange(self.frame_stack - 1, -1, -1)  # oldest first
         src = t_abs.unsqueeze(1) - torch.minimum(offs.unsqueeze(0), back.unsqueeze(1))
-        stack = self.frames[src % self.capacity]  # (B, stack, c, H, W)
-        return stack.flatten(1, 2)
+        return self._gather(src % self.capacity).flatten(1, 2)  # (B, stack*c, H, W)
+
+    def _gather(self, slots: Tensor) -> Tensor:
+        """frames[slots] for any index shape, via index_select on a flat view (about 10x faster
+        than advanced indexing for 104x80 frames)."""
+        flat = self.frames.view(self.capacity, -1).index_select(0, slots.reshape(-1))
+        return flat.view(*slots.shape, *self.frame_shape)
 
     def sample(self, batch_size: int, k_max: int | None = None) -> Batch:
         """Hindsight-relabelled tuples; k ~ Uniform{0..k_max} (default T) clipped to the end."""
@@ -149,7 +154,7 @@ class ReplayBuffer:
         k = torch.randint(k_max + 1, (batch_size,), generator=g)
         k = torch.minimum(k, self.to_end[slot].long())
         obs = self.stack_at(t_abs)
-        goal = self.frames[(t_abs + k) % self.capacity]
+        goal = self._gather((t_abs + k) % self.capacity)
         steps = torch.arange(self.horizon)
         a_idx = (t_abs.unsqueeze(1) + steps.unsqueeze(0)) % self.capacity
         acts = self.actions[a_idx].long()
