@@ -29,6 +29,8 @@ class Config:
     # ------------------------------------------------------------ experiment
     algo: str = "glamor"
     """Algorithm: 'glamor' (this paper) or a baseline: 'gcsl' (§3.6, §4.3)."""
+    gcsl_act: str = "greedy"
+    """GCSL only: 'greedy' (argmax, as Ghosh et al. act) or 'sample' (draw from pi, App. A.1)."""
     suite: str = "gridworld"
     """Environment suite: 'gridworld', 'die', 'minigrid', 'atari', 'dmc' (see glamor_mini.envs)."""
     env: str = "MiniGrid-Empty-8x8-v0"
@@ -37,10 +39,18 @@ class Config:
     """Atari: the game (one of the 14 in reference/atari.md, e.g. Pong, MsPacman, Seaquest)."""
     task: str = "cartpole/balance"
     """DM Control: domain/task (e.g. cartpole/balance, point_mass/easy, reacher/hard)."""
+    shadows: bool = True
+    """DM Control: render shadows (dm_control's default); false is 2-3x faster on a CPU."""
+    goal_dir: str = "runs/goals"
+    """Pixel suites (DMC, Atari): folder where goal sets are saved per env and seed ('' = off)."""
     layout: str = "empty-7x7"
     """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
     allow_stay: bool = False
     """Grid world: add a fifth 'stay' action (useful when timing matters, paper §4.7.2)."""
+    die_faces: int = 6
+    """Die (App. A.1): number of faces; the goals are the faces 1..n, uniformly."""
+    die_loaded: str = "1"
+    """Die: loaded die's P(face 1), P(face 2), ..., comma-separated; the rest is spread evenly."""
     horizon: int = 50
     """T: agent steps per episode; plans after t steps are at most T - t actions long (§4.4)."""
     seed: int = 0
@@ -137,6 +147,7 @@ class Config:
         """Raise ConfigError naming the first bad field and what is accepted; return self."""
         choices = {
             "algo": ("glamor", "gcsl"),
+            "gcsl_act": ("greedy", "sample"),
             "suite": SUITES,
             "encoder": ("mlp", "impala"),
             "planner_mode": ("guided", "sparse", "no_prior"),
@@ -294,6 +305,208 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_every=0,
         log_every=400,
         checkpoint_every=600,
+        progress=False,
+    ),
+    # Appendix A.1's loaded die (one roll, T = 1; goals = faces, uniform). A small buffer keeps the
+    # data close to on-policy, as the GCSL iteration of Eq. 11-12 assumes; eps decays to 0.
+    "die": dict(
+        suite="die",
+        horizon=1,
+        die_faces=6,
+        die_loaded="1",
+        gamma=0.99,
+        n_candidates=20,
+        encoder="mlp",
+        state_size=32,
+        mlp_hidden=32,
+        lstm_hidden=16,
+        total_steps=12_000,
+        n_envs=60,
+        eps_start=1.0,
+        eps_final=0.0,
+        eps_steps=3_000,
+        learning_starts=600,
+        replay_ratio=16.0,
+        batch_size=200,
+        buffer_size=1_200,
+        lr=3e-3,
+        eval_every=0,
+        eval_episodes=200,
+        log_every=1_200,
+        checkpoint_every=0,
+        save_replay=False,
+        progress=False,
+    ),
+    # DM Control from pixels with the paper's hyperparameters (Fig. 5, T = 100, gamma 0.99):
+    # python -m glamor_mini.run dmc --task point_mass/easy. Sized for a GPU box (1e6-frame buffer).
+    "dmc": dict(
+        suite="dmc",
+        task="cartpole/balance",
+        horizon=100,
+        frame_stack=4,
+        gamma=0.99,
+        n_candidates=50,
+        clip_p_actions=-3.15,
+        encoder="impala",
+        impala_channels="16,32,32",
+        state_size=512,
+        lstm_hidden=64,
+        total_steps=500_000,
+        n_envs=8,
+        eps_start=1.0,
+        eps_final=0.1,
+        eps_steps=300_000,
+        learning_starts=50_000,
+        replay_ratio=4.0,
+        batch_size=200,
+        buffer_size=1_000_000,
+        lr=5e-4,
+        weight_decay=0.01,
+        train_goals=1000,
+        n_eval_goals=30,
+        eval_every=50_000,
+        log_every=5_000,
+        checkpoint_every=50_000,
+    ),
+    # Tiny DM Control run that goes end to end on a CPU in a test (not a learning experiment).
+    "dmc-debug": dict(
+        suite="dmc",
+        task="point_mass/easy",
+        horizon=8,
+        frame_stack=2,
+        gamma=0.99,
+        n_candidates=8,
+        encoder="impala",
+        impala_channels="4,8,8",
+        state_size=32,
+        lstm_hidden=16,
+        total_steps=64,
+        n_envs=2,
+        eps_steps=32,
+        learning_starts=32,
+        replay_ratio=1.0,
+        batch_size=8,
+        buffer_size=400,
+        train_goals=16,
+        n_eval_goals=4,
+        shadows=False,
+        eval_every=0,
+        log_every=32,
+        checkpoint_every=64,
+        progress=False,
+    ),
+    # Atari from pixels with the paper's hyperparameters (Fig. 5, T = 50, gamma 0.99):
+    # python -m glamor_mini.run atari --game Pong. Sized for a GPU box (1e6-frame buffer = 8.3 GB).
+    "atari": dict(
+        suite="atari",
+        game="Pong",
+        horizon=50,
+        frame_stack=4,
+        gamma=0.99,
+        n_candidates=50,
+        clip_p_actions=-3.15,
+        encoder="impala",
+        impala_channels="16,32,32",
+        state_size=512,
+        lstm_hidden=64,
+        total_steps=500_000,
+        n_envs=8,
+        eps_start=1.0,
+        eps_final=0.1,
+        eps_steps=300_000,
+        learning_starts=50_000,
+        replay_ratio=4.0,
+        batch_size=200,
+        buffer_size=1_000_000,
+        lr=5e-4,
+        weight_decay=0.01,
+        train_goals=1000,
+        n_eval_goals=30,
+        eval_every=50_000,
+        log_every=5_000,
+        checkpoint_every=50_000,
+    ),
+    # Tiny Atari run that goes end to end on a CPU in a test (not a learning experiment).
+    "atari-debug": dict(
+        suite="atari",
+        game="Pong",
+        horizon=8,
+        frame_stack=4,
+        gamma=0.99,
+        n_candidates=8,
+        encoder="impala",
+        impala_channels="4,8,8",
+        state_size=32,
+        lstm_hidden=16,
+        total_steps=64,
+        n_envs=2,
+        eps_steps=32,
+        learning_starts=32,
+        replay_ratio=1.0,
+        batch_size=8,
+        buffer_size=400,
+        train_goals=16,
+        n_eval_goals=4,
+        eval_every=0,
+        log_every=32,
+        checkpoint_every=64,
+        progress=False,
+    ),
+    # MiniGrid from pixels on a laptop CPU: the 7x7-interior room (EmptyEnv(size=9)) with the
+    # authors' grid-world demo start (the centre; T = 10 covers every (cell, heading) from there),
+    # 36x36 RGB, MiniGrid's turn/forward actions, goals = every (cell, heading). A CPU-sized
+    # IMPALA encoder with 2 stages (36 -> 18 -> 9: one feature pixel per grid cell).
+    # python -m glamor_mini.run minigrid --env MiniGrid-Empty-8x8-v0 (see envs/minigrid.py).
+    "minigrid": dict(
+        suite="minigrid",
+        env="MiniGrid-Empty-Centre-9x9-v0",
+        horizon=10,
+        frame_stack=1,
+        gamma=0.5,
+        n_candidates=50,
+        clip_p_actions=-3.15,
+        encoder="impala",
+        impala_channels="8,16",
+        state_size=128,
+        lstm_hidden=64,
+        total_steps=30_000,
+        n_envs=16,
+        eps_steps=20_000,
+        learning_starts=3_000,
+        replay_ratio=8.0,
+        batch_size=64,
+        buffer_size=32_000,
+        lr=2e-3,
+        train_goals=1000,
+        n_eval_goals=200,
+        eval_every=10_000,
+        log_every=2_000,
+        checkpoint_every=10_000,
+    ),
+    # Tiny MiniGrid run that goes end to end on a CPU in a test (not a learning experiment).
+    "minigrid-debug": dict(
+        suite="minigrid",
+        env="MiniGrid-Empty-5x5-v0",
+        horizon=6,
+        frame_stack=2,
+        gamma=0.5,
+        n_candidates=8,
+        encoder="impala",
+        impala_channels="4,8,8",
+        state_size=32,
+        lstm_hidden=16,
+        total_steps=64,
+        n_envs=2,
+        eps_steps=32,
+        learning_starts=32,
+        replay_ratio=1.0,
+        batch_size=8,
+        buffer_size=400,
+        train_goals=16,
+        n_eval_goals=8,
+        eval_every=0,
+        log_every=32,
+        checkpoint_every=64,
         progress=False,
     ),
 }

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from glamor_mini.config import ConfigError, make_config
 from glamor_mini.envs import make_task
@@ -34,12 +35,37 @@ def random_floor(
     for seed in seeds:
         cfg = make_config(preset, seed=seed, **overrides)
         task = make_task(cfg)
+        if hasattr(task, "without_pixels"):  # the random policy ignores pixels: skip rendering
+            task = task.without_pixels()
         policy = UniformRandomPolicy(task.n_actions, seed=seed + 1000)
         res = evaluate(
             task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=policy
         )
         rates.append(res.goal_achievement)
     return rates
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    """['shadows=false', 'horizon=50'] -> typed Config overrides (ConfigError when malformed)."""
+    from glamor_mini.config import Config
+
+    types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
+    out: dict = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in types:
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE with a Config field name")
+        kind = types[name]
+        if kind == "bool":
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ConfigError(f"--set {item!r}: expected true or false")
+            out[name] = text.lower() in ("true", "1")
+        else:
+            try:
+                out[name] = {"int": int, "float": float, "str": str}[kind](text)
+            except ValueError:
+                raise ConfigError(f"--set {item!r}: expected a {kind}") from None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,12 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--episodes_per_goal", type=int, default=1)
     p.add_argument("--csv", default=None, help="also write the table to this CSV file")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="other Config overrides, e.g. --set shadows=false (pixels do not affect the floor)",
+    )
     args = p.parse_args(argv)
     values = args.values if args.over else [None]
     rows = []
     try:
+        extra = _parse_overrides(args.set)
         for v in tqdm(values, desc="floor", disable=len(values) < 2):
-            over = {args.over: v} if args.over else {}
+            over = {**extra, args.over: v} if args.over else dict(extra)
             rates = random_floor(args.preset, args.seeds, args.episodes_per_goal, **over)
             rows.append(
                 {

@@ -5,6 +5,7 @@ Examples
     python -m glamor_mini.run gridworld --seed 1 --n_candidates 10 --out runs/n10
     python -m glamor_mini.run gridworld --layout my_maze.txt --horizon 20
     python -m glamor_mini.run debug --device cpu
+    python -m glamor_mini.run sweep planning-compute     # a paper experiment (see experiments/)
 
 Every Config field is an option (``--help`` lists them with their docs). Booleans take
 true/false. The run directory defaults to runs/PRESET-seedS; rerunning into it resumes.
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:  # python -m glamor_mini.run sweep EXPERIMENT ... (§4.7, App. A.4)
+        from glamor_mini.experiments import sweep_main
+
+        return sweep_main(argv[1:])
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from glamor_mini.collect import Collector
 from glamor_mini.config import Config, ConfigError
@@ -365,6 +365,8 @@ class Trainer:
         }
         if self._stats:
             for k in ("loss", "inverse_nll", "prior_nll"):
+                if k not in self._stats[0]:  # baselines (GCSL) report only some of these
+                    continue
                 row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
             self._stats.clear()
         visited = self.collector.pop_visit_rate()
@@ -497,6 +499,11 @@ class Trainer:
                 self.run_dir / "eval.png",
                 title=self.task.name,
             )
+            gif = getattr(self.task, "save_episode_gif", None)
+            if gif is not None:  # one episode, goal beside the agent's view (an achieved goal)
+                best = int(np.argmax(result.achieved[:n])) if result.achieved is not None else 0
+                policy = self.agent.make_eval_policy(self.cfg.seed)
+                gif(policy, self.eval_goals, self.run_dir / "episode.gif", goal_index=best)
 
 
 def _crossed(before: int, after: int, every: int) -> bool:

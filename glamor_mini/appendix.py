@@ -1,0 +1,414 @@
+"""Appendix A.1 computed: GCSL vs GLAMOR on a one-step MDP, exactly and with learned models.
+(Appendix A.2, causally correct models, is glamor_mini.causal.)
+
+Exact (Eq. 11-12). In a one-step MDP with goal distribution p(g) and outcome probabilities
+p(s = g | a), GCSL that distils its own relabelled on-policy data perfectly evolves as
+
+    p_t(a)          = sum_g' p(g') beta_t(a | g')                          (Eq. 11)
+    pi_{t+1}(a | g) = p(s = g | a) p_t(a) / p_t(s = g)                      (Eq. 12)
+
+where beta_t is the data-collection policy: beta_t = pi_t when GCSL samples from its policy
+(the paper's assumption), or argmax pi_t when it acts greedily (optionally mixed with eps-uniform).
+GLAMOR instead picks argmax_a p(a | g) / p(a) = argmax_a p(s = g | a) (Bayes: the data's p(a)
+cancels), which is optimal whatever policy collected the data, provided p(a) > 0.
+
+Learned: probes that read the same quantities off trained models on the die task
+(glamor_mini.envs.die): GCSL's pi(a | s_0, g, h = 1), GLAMOR's inverse model p(a | s_0, g), prior
+p(a | s_0), Eq. 8 scores of the one-roll plans and the planner's actual choice; `DieRecorder`
+records them during training (train's `on_step`), `train_die_variants` trains the four agents of
+notebook 05 and `python -m glamor_mini.appendix` draws docs/figures/loaded_die.png.
+
+Shapes: policies are (G, A) arrays (goal rows, action columns); p_outcome is (A, G).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+ACTS = ("sample", "greedy")
+
+# ====================================================================== A.1: exact GCSL operator
+
+
+def _check(pi: np.ndarray, p_outcome: np.ndarray, goal_probs: np.ndarray | None) -> np.ndarray:
+    A, G = p_outcome.shape
+    if pi.shape != (G, A):
+        raise ValueError(f"policy must have shape (G, A) = ({G}, {A}); got {pi.shape}")
+    if not np.allclose(pi.sum(1), 1) or (pi < 0).any():
+        raise ValueError("each policy row pi(. | g) must be a probability distribution")
+    gp = np.full(G, 1.0 / G) if goal_probs is None else np.asarray(goal_probs, dtype=float)
+    if gp.shape != (G,) or not np.isclose(gp.sum(), 1):
+        raise ValueError(f"goal_probs must be a distribution over the {G} goals")
+    return gp
+
+
+def uniform_policy(n_goals: int, n_actions: int) -> np.ndarray:
+    return np.full((n_goals, n_actions), 1.0 / n_actions)
+
+
+def optimal_policy(p_outcome: np.ndarray) -> np.ndarray:
+    """The deterministic policy choosing argmax_a p(s = g | a) for each goal: (G, A) one-hot."""
+    A, G = p_outcome.shape
+    return np.eye(A)[p_outcome.argmax(axis=0)]
+
+
+def behaviour(pi: np.ndarray, act: str = "sample", eps: float = 0.0) -> np.ndarray:
+    """The data-collection policy of a GCSL agent with policy pi: sampling from pi or its argmax,
+    mixed with a uniformly random action with probability eps. (G, A) -> (G, A)."""
+    if act not in ACTS:
+        raise ValueError(f"act={act!r} is not accepted; choose one of {ACTS}")
+    if not 0 <= eps <= 1:
+        raise ValueError(f"eps={eps} must be in [0, 1]")
+    A = pi.shape[1]
+    if act == "sample":
+        base = pi
+    else:  # argmax, ties broken uniformly at random (so a uniform pi_0 acts uniformly)
+        top = np.isclose(pi, pi.max(axis=1, keepdims=True))
+        base = top / top.sum(axis=1, keepdims=True)
+    return (1 - eps) * base + eps / A
+
+
+def action_marginal(beta: np.ndarray, goal_probs: np.ndarray) -> np.ndarray:
+    """Eq. 11: p_t(a) = sum_g p(g) beta_t(a | g). (G, A), (G,) -> (A,)."""
+    return goal_probs @ beta
+
+
+def gcsl_step(
+    pi: np.ndarray,
+    p_outcome: np.ndarray,
+    goal_probs: np.ndarray | None = None,
+    act: str = "sample",
+    eps: float = 0.0,
+) -> np.ndarray:
+    """One GCSL iteration with exact distillation (Eq. 12): collect with `behaviour(pi, act, eps)`,
+    relabel, fit pi_{t+1}(a | g) = p(s = g | a) p_t(a) / p_t(s = g). A goal that the data never
+    reaches (p_t(s = g) = 0) has no relabelled example: its row is left unchanged."""
+    gp = _check(pi, p_outcome, goal_probs)
+    p_a = action_marginal(behaviour(pi, act, eps), gp)  # (A,)
+    joint = p_outcome.T * p_a[None, :]  # (G, A): p(s = g | a) p_t(a)
+    p_s = joint.sum(axis=1, keepdims=True)  # p_t(s = g)
+    return np.where(p_s > 0, joint / np.where(p_s > 0, p_s, 1.0), pi)
+
+
+def iterate_gcsl(
+    pi0: np.ndarray,
+    p_outcome: np.ndarray,
+    n_iter: int,
+    goal_probs: np.ndarray | None = None,
+    act: str = "sample",
+    eps: float = 0.0,
+) -> np.ndarray:
+    """pi_0 .. pi_n under `gcsl_step`: (n_iter + 1, G, A)."""
+    out = [np.asarray(pi0, dtype=float)]
+    for _ in range(n_iter):
+        out.append(gcsl_step(out[-1], p_outcome, goal_probs, act, eps))
+    return np.stack(out)
+
+
+def success_rates(beta: np.ndarray, p_outcome: np.ndarray) -> np.ndarray:
+    """p(s = g) when acting with beta(. | g): sum_a beta(a | g) p(s = g | a). -> (G,)."""
+    return (beta * p_outcome.T).sum(axis=1)
+
+
+def overall_success(
+    beta: np.ndarray, p_outcome: np.ndarray, goal_probs: np.ndarray | None = None
+) -> float:
+    gp = _check(beta, p_outcome, goal_probs)
+    return float(gp @ success_rates(beta, p_outcome))
+
+
+def glamor_choice(p_outcome: np.ndarray) -> np.ndarray:
+    """GLAMOR's exact choice argmax_a p(a | g) / p(a) = argmax_a p(s = g | a): (G,) actions."""
+    return p_outcome.argmax(axis=0)
+
+
+def bayes_choices(
+    beta: np.ndarray, p_outcome: np.ndarray, goal_probs: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """From data collected with beta, the exact inverse model p(a | g) and prior p(a) give
+    (argmax_a p(a | g) / p(a), argmax_a p(a | g)): GLAMOR with and without its prior. (G,), (G,).
+    Actions the data never takes (p(a) = 0) are excluded from the ratio."""
+    gp = _check(beta, p_outcome, goal_probs)
+    p_a = action_marginal(beta, gp)
+    inv = gcsl_step(beta, p_outcome, gp)  # p(a | s = g) of the data (eps = 0, act = sample)
+    ratio = np.where(p_a[None] > 0, inv / np.where(p_a > 0, p_a, 1.0)[None], -np.inf)
+    return ratio.argmax(axis=1), inv.argmax(axis=1)
+
+
+# ====================================================================== A.1: learned models
+
+
+def die_batch(task) -> tuple[torch.Tensor, torch.Tensor]:
+    """The start observation repeated per goal and the goal frames: (G, 1, 1, n+1) uint8 each."""
+    goals = task.eval_goals()
+    G = len(goals)
+    obs = torch.from_numpy(np.repeat(task.start_frame()[None], G, axis=0))
+    return obs, torch.from_numpy(goals.frames)
+
+
+@torch.no_grad()
+def gcsl_table(model, task) -> np.ndarray:
+    """GCSL's pi(a | s_0, g, h = 1) on the die: (G, A)."""
+    obs, goal = die_batch(task)
+    return model.probs(obs, goal, torch.ones(len(obs), dtype=torch.long)).cpu().numpy()
+
+
+@torch.no_grad()
+def glamor_tables(model, task, gamma: float = 0.99, clip: float | None = -3.15) -> dict:
+    """GLAMOR's first token on the die: the inverse model p(a | s_0, g) (G, A) and the prior
+    p(a | s_0) (A,), each renormalised over the actions (the prior also puts mass on END, learnt
+    from the k = 0 relabellings of s_0; this rescales every action equally), and the Eq. 8
+    scores of the one-roll plans [a, END] with and without the prior (G, A each)."""
+    from glamor_mini.planner import score
+
+    device = next(model.parameters()).device
+    obs, goal = die_batch(task)
+    G, A = len(obs), model.n_actions
+    prev = torch.full((G, 1), A, dtype=torch.long, device=device)
+    lp_inv, lp_pri = model.log_probs(obs.to(device), goal.to(device), prev)
+    inv, pri = lp_inv[:, 0, :A].exp(), lp_pri[0, 0, :A].exp()
+    out = {
+        "inverse": (inv / inv.sum(1, keepdim=True)).cpu().numpy(),
+        "prior": (pri / pri.sum()).cpu().numpy(),
+    }
+    acts = torch.arange(A).repeat(G).view(G * A, 1)
+    rep_o, rep_g = obs.repeat_interleave(A, 0), goal.repeat_interleave(A, 0)
+    ones = torch.ones(G * A, dtype=torch.long)
+    for key, use_prior in (("score", True), ("score_no_prior", False)):
+        s = score(model, rep_o, rep_g, acts, ones, gamma, clip, use_prior=use_prior)
+        out[key] = s.view(G, A).cpu().numpy()
+    return out
+
+
+def planner_choices(model, task, settings, seed: int = 0) -> np.ndarray:
+    """The action the real Eq. 8 planner (random shooting) picks for each goal face: (G,)."""
+    from glamor_mini.planner import plan
+
+    obs, goal = die_batch(task)
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    p = plan(model, obs, goal, 1, settings, gen)
+    return p.actions[:, 0].cpu().numpy()
+
+
+@dataclass
+class DieRecorder:
+    """train()'s on_step callback: every `every` agent steps, record the die policy tables.
+
+    kind='gcsl': pi(a | s_0, g, h = 1). kind='glamor': inverse p(a | g), prior p(a) and the
+    planner's choice per goal (with the evaluation settings of the run)."""
+
+    kind: str
+    every: int = 600
+    steps: list[int] = field(default_factory=list)
+    tables: list[dict] = field(default_factory=list)
+
+    def __call__(self, trainer) -> None:
+        last = self.steps[-1] if self.steps else -1
+        if trainer.agent_steps // self.every <= last // self.every:
+            return
+        from glamor_mini.train import planner_settings
+
+        model, task = trainer.model, trainer.task
+        was = model.training
+        model.eval()
+        if self.kind == "gcsl":
+            row = {"policy": gcsl_table(model, task)}
+        else:
+            row = glamor_tables(model, task, trainer.cfg.gamma, trainer.cfg.clip_p_actions)
+            settings = planner_settings(trainer.cfg)
+            row["choice"] = planner_choices(model, task, settings, seed=len(self.steps))
+        model.train(was)
+        self.steps.append(trainer.agent_steps)
+        self.tables.append(row)
+
+    def series(self, key: str) -> np.ndarray:
+        return np.stack([t[key] for t in self.tables])
+
+
+DIE_VARIANTS: dict[str, dict] = {
+    "GCSL (sample)": dict(algo="gcsl", gcsl_act="sample"),
+    "GCSL (greedy)": dict(algo="gcsl", gcsl_act="greedy"),
+    "GLAMOR": dict(),
+    "GLAMOR, no prior": dict(planner_mode="no_prior", collect_prior=False),
+}
+"""The learned-model comparison of notebook 05: Config overrides on the 'die' preset."""
+
+
+@dataclass
+class DieRun:
+    """One trained die agent: its config, train() result and the recorded policy tables."""
+
+    cfg: object
+    result: object
+    recorder: DieRecorder
+
+    def loaded_share(self) -> tuple[np.ndarray, np.ndarray]:
+        """(agent steps, share of the loaded die for goal 1): pi(loaded | g = 1) for GCSL, the
+        planner's choice (0 or 1) for GLAMOR."""
+        r = self.recorder
+        key = "policy" if r.kind == "gcsl" else "choice"
+        vals = r.series(key)
+        vals = vals[:, 0, 1] if r.kind == "gcsl" else vals[:, 0].astype(float)
+        return np.array(r.steps), vals
+
+    def final_choice(self) -> np.ndarray:
+        """The action taken for each goal at the end: argmax pi (GCSL) or the planner's (G,)."""
+        r = self.recorder
+        last = r.tables[-1]
+        return last["policy"].argmax(1) if r.kind == "gcsl" else last["choice"]
+
+
+def train_die_variants(
+    variants: dict[str, dict] | None = None,
+    every: int = 600,
+    progress: bool = True,
+    **overrides,
+) -> dict[str, DieRun]:
+    """Train each variant on the 'die' preset (plus `overrides`) and record its die policy every
+    `every` agent steps (one torch thread; no run directories are kept)."""
+    from glamor_mini.config import make_config
+    from glamor_mini.train import train
+
+    variants = DIE_VARIANTS if variants is None else variants
+    runs = {}
+    for name, changes in tqdm(variants.items(), desc="die runs", disable=not progress):
+        cfg = make_config("die", **{"torch_threads": 1, **overrides, **changes})
+        rec = DieRecorder("gcsl" if cfg.algo == "gcsl" else "glamor", every)
+        with tempfile.TemporaryDirectory(prefix="die-") as d:
+            result = train(cfg, d, on_step=rec)
+        runs[name] = DieRun(cfg, result, rec)
+    return runs
+
+
+def plot_die(
+    exact: dict[str, np.ndarray],
+    runs: dict[str, DieRun] | None = None,
+    path: str | None = None,
+):
+    """Left: exact pi_t(loaded | g = 1) over GCSL iterations (one line per entry of `exact`);
+    right: the learned agents' share of the loaded die for goal 1 vs agent steps."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    ncols = 1 if runs is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    for label, series in exact.items():
+        ax.plot(np.arange(len(series)), series, marker="o", markersize=3, label=label)
+    ax.set_xlabel("GCSL iteration t (exact, Eq. 12)")
+    ax.set_ylabel("pi_t(loaded | g = 1)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title("exact operator")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if runs is not None:
+        ax = axes[0, 1]
+        for label, run in runs.items():
+            x, y = run.loaded_share()
+            ax.plot(x, y, marker="o", markersize=3, label=label)
+        ax.set_xlabel("agent steps")
+        ax.set_ylabel("loaded die for goal 1 (pi or choice)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title("learned models (die preset)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def die_figure(out: str = "docs/figures/loaded_die", n_iter: int = 20, seed: int = 0) -> dict:
+    """The command behind the README's loaded-die figure: the exact iterations (sample, greedy,
+    GLAMOR's choice) and the four learned agents of DIE_VARIANTS; writes OUT.png and OUT.csv."""
+    from glamor_mini.envs.die import outcome_probs
+
+    P = outcome_probs(6, "1")
+    pi0 = uniform_policy(6, 2)
+    exact = {
+        "GCSL, sampling": iterate_gcsl(pi0, P, n_iter, act="sample")[:, 0, 1],
+        "GCSL, greedy": iterate_gcsl(pi0, P, n_iter, act="greedy")[:, 0, 1],
+        "GLAMOR, exact choice": np.full(n_iter + 1, float(glamor_choice(P)[0])),
+    }
+    runs = train_die_variants(seed=seed)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"source": "exact", "series": k, "x": t, "loaded_for_goal_1": float(v)}
+        for k, vs in exact.items()
+        for t, v in enumerate(vs)
+    ]
+    for name, run in runs.items():
+        xs, ys = run.loaded_share()
+        rows += [
+            {"source": "learned", "series": name, "x": int(x), "loaded_for_goal_1": float(y)}
+            for x, y in zip(xs, ys, strict=True)
+        ]
+    with open(f"{out}.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    plot_die(exact, runs, f"{out}.png")
+    summary = {
+        name: {
+            "goal_1_success": run.result.eval.per_goal[0]["achieved"],
+            "overall_success": run.result.eval.goal_achievement,
+            "final_choice": run.final_choice().tolist(),
+        }
+        for name, run in runs.items()
+    }
+    return summary
+
+
+__all__ = [
+    "DIE_VARIANTS",
+    "DieRecorder",
+    "DieRun",
+    "die_figure",
+    "plot_die",
+    "train_die_variants",
+    "action_marginal",
+    "bayes_choices",
+    "behaviour",
+    "gcsl_step",
+    "gcsl_table",
+    "glamor_choice",
+    "glamor_tables",
+    "iterate_gcsl",
+    "optimal_policy",
+    "overall_success",
+    "planner_choices",
+    "success_rates",
+    "uniform_policy",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seed 0]"""
+    p = argparse.ArgumentParser(
+        prog="python -m glamor_mini.appendix",
+        description="Appendix A.1 figure: exact GCSL iterations and learned agents on the die.",
+    )
+    p.add_argument("--out", default="docs/figures/loaded_die", help="path without suffix")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    print(json.dumps(die_figure(args.out, seed=args.seed), indent=2))
+    print(f"wrote {args.out}.png and {args.out}.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

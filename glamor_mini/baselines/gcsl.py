@@ -1,0 +1,212 @@
+"""GCSL, goal-conditioned supervised learning (Ghosh et al. 2020), as the GLAMOR paper runs it
+(§3.6, §4.3, Appendix A.1, Eq. 10).
+
+A goal-conditioned policy pi(a | s, g, h) is trained by maximum likelihood on hindsight-relabelled
+data and then acts by itself (no planner, no action prior):
+
+    L(pi) = E_D[ -log pi(a_t | s_t, g = s_{t+k}, h = k) ]                            (Eq. 10)
+
+It shares everything else with GLAMOR (the paper: "GCSL was implemented within our code-base"):
+the encoders (`glamor_mini.models.make_encoder`, same Config sizes), the replay buffer and its
+relabelling, the replay ratio, the epsilon-greedy schedule and Algorithm 1's loop. The time
+remaining h enters as the periodic feature (sin 2 pi h / T, cos 2 pi h / T) (§4.3).
+
+Architecture (mirrors GLAMOR's inverse model up to its "mix" context, then a linear head):
+
+    e_s = Encoder(obs stack)                    (B, S)
+    e_g = Encoder(goal frame)                   (B, S)     its own encoder, as in GLAMOR
+    ctx = MLP([e_s; e_g; sin 2 pi h/T; cos 2 pi h/T])   (B, S)
+    logits = Linear(ctx)                        (B, A)     one action, not a sequence
+
+Acting (Config.gcsl_act): 'greedy' takes argmax_a pi(a | s, g, h), as Ghosh et al.'s code does once
+its uniform-exploration phase is over; 'sample' draws a ~ pi(. | s, g, h), the policy that
+Appendix A.1's analysis (Eq. 11-12) assumes. The trainer wraps the collection policy in
+epsilon-greedy. GCSL never ends an episode early: it acts until t = T.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from glamor_mini.envs.base import obs_shape
+from glamor_mini.models import make_encoder, parse_channels
+
+ACT_MODES = ("greedy", "sample")
+
+
+def time_features(h: Tensor, horizon: int) -> Tensor:
+    """The periodic time-remaining feature of §4.3: h (B,) -> (B, 2) [sin 2 pi h/T, cos 2 pi h/T].
+
+    Note that h = T and h = 0 map to the same point; h = 0 never reaches the policy (rows with
+    k = 0 are masked out of the loss and an acting agent always has T - t >= 1 steps left).
+    """
+    angle = 2.0 * math.pi * h.float() / float(horizon)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
+
+
+class GCSLPolicyModel(nn.Module):
+    """pi(a | s, g, h): a goal- and horizon-conditioned policy over n_actions.
+
+    obs: (B, C, H, W) uint8 frame stack of s_t   goal: (B, c, H, W) uint8 one frame of g
+    steps_left: (B,) long, h in 1..T
+    """
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, int, int],
+        goal_shape: tuple[int, int, int],
+        n_actions: int,
+        horizon: int,
+        encoder: str = "mlp",
+        state_size: int = 512,
+        mlp_hidden: int = 256,
+        impala_channels: tuple[int, ...] = (16, 32, 32),
+    ):
+        super().__init__()
+        if horizon < 1:
+            raise ValueError(f"horizon={horizon} must be >= 1")
+        self.obs_shape = tuple(obs_shape)
+        self.goal_shape = tuple(goal_shape)
+        self.n_actions = n_actions
+        self.horizon = int(horizon)
+        enc = dict(state_size=state_size, mlp_hidden=mlp_hidden, channels=impala_channels)
+        self.obs_encoder = make_encoder(encoder, self.obs_shape, **enc)
+        self.goal_encoder = make_encoder(encoder, self.goal_shape, **enc)
+        self.mix = nn.Sequential(
+            nn.Linear(2 * state_size + 2, state_size),
+            nn.ReLU(),
+            nn.Linear(state_size, state_size),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(state_size, n_actions)
+
+    def check_inputs(self, obs: Tensor, goal: Tensor, steps_left: Tensor) -> None:
+        """Clear errors for wrongly shaped inputs."""
+        if obs.dim() != 4 or tuple(obs.shape[1:]) != self.obs_shape:
+            raise ValueError(
+                f"obs must have shape (B, {', '.join(map(str, self.obs_shape))}); "
+                f"got {tuple(obs.shape)}"
+            )
+        if goal.dim() != 4 or tuple(goal.shape[1:]) != self.goal_shape:
+            raise ValueError(
+                f"goal must have shape (B, {', '.join(map(str, self.goal_shape))}); "
+                f"got {tuple(goal.shape)}"
+            )
+        if not goal.shape[0] == obs.shape[0] == steps_left.shape[0] or steps_left.dim() != 1:
+            raise ValueError(
+                f"obs, goal and steps_left need the same batch size B (steps_left: (B,)); got "
+                f"{tuple(obs.shape)}, {tuple(goal.shape)}, {tuple(steps_left.shape)}"
+            )
+
+    def forward(self, obs: Tensor, goal: Tensor, steps_left: Tensor) -> Tensor:
+        """-> logits (B, n_actions) of pi(. | s, g, h = steps_left)."""
+        self.check_inputs(obs, goal, steps_left)
+        x = torch.cat(
+            [
+                self.obs_encoder(obs),
+                self.goal_encoder(goal),
+                time_features(steps_left, self.horizon).to(obs.device),
+            ],
+            dim=1,
+        )
+        return self.head(self.mix(x))
+
+    def loss(
+        self, obs: Tensor, goal: Tensor, actions: Tensor, lengths: Tensor, alpha: float = 1.0
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Eq. 10 on a relabelled batch: mean over rows of -log pi(a_t | s_t, s_{t+k}, h = k).
+
+        actions: (B, T) long, a_t .. a_{t+k-1} then -1; lengths: (B,) long, k in 0..T.
+        The target is actions[:, 0] and h = k. Rows with k = 0 (goal = the current state) carry
+        no action and are MASKED OUT of the mean: GCSL has no END token, so it cannot learn
+        "already there" (it acts until T). `alpha` (GLAMOR's prior weight) is ignored.
+        Returns (loss, {"loss": detached scalar}).
+        """
+        has_action = lengths > 0
+        target = actions[:, 0].clamp(min=0)
+        h = lengths.clamp(min=1)  # k = 0 rows get any valid h; they are masked below
+        logits = self(obs, goal, h)
+        nll = F.cross_entropy(logits.float(), target, reduction="none")
+        w = has_action.float()
+        loss = (nll * w).sum() / w.sum().clamp(min=1.0)
+        return loss, {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def probs(self, obs: Tensor, goal: Tensor, steps_left: Tensor) -> Tensor:
+        """pi(. | s, g, h) as probabilities (B, n_actions), on the model's device."""
+        device = next(self.parameters()).device
+        logits = self(obs.to(device), goal.to(device), steps_left.to(device))
+        return torch.softmax(logits.float(), dim=-1)
+
+
+class GCSLPolicy:
+    """Acts with pi(a | s, g, h = steps_left) for a batch of slots (policies.py interface).
+
+    mode='greedy': argmax; mode='sample': a ~ pi (randomness from `generator`). Never stops early.
+    """
+
+    def __init__(
+        self,
+        model: GCSLPolicyModel,
+        mode: str = "greedy",
+        generator: torch.Generator | None = None,
+    ):
+        if mode not in ACT_MODES:
+            raise ValueError(f"gcsl_act={mode!r} is not accepted; choose one of {ACT_MODES}")
+        self.model, self.mode, self.generator = model, mode, generator
+
+    def act(
+        self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        p = self.model.probs(obs, goal, steps_left)  # (b, A)
+        if self.mode == "greedy":
+            a = p.argmax(dim=1)
+        else:
+            a = torch.multinomial(p, 1, generator=self.generator).squeeze(1)
+        return a.cpu(), torch.zeros(len(slots), dtype=torch.bool)
+
+
+def build_gcsl_model(cfg, task) -> GCSLPolicyModel:
+    """The GCSL policy network described by a Config (GLAMOR's encoder kind and sizes)."""
+    return GCSLPolicyModel(
+        obs_shape(task),
+        task.frame_shape,
+        task.n_actions,
+        task.horizon,
+        encoder=cfg.encoder,
+        state_size=cfg.state_size,
+        mlp_hidden=cfg.mlp_hidden,
+        impala_channels=parse_channels(cfg.impala_channels),
+    )
+
+
+def build_gcsl(cfg, task, device: torch.device):
+    """GCSL as an `Agent` for Algorithm 1's loop (train.ALGOS['gcsl']).
+
+    Collection: the GCSL policy itself (cfg.gcsl_act, conditioned on h = T - t), wrapped in
+    epsilon-greedy by the trainer. Evaluation: the same policy, acting until T.
+    """
+    from glamor_mini.train import Agent  # train imports this module lazily (ALGOS)
+
+    model = build_gcsl_model(cfg, task).to(device)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
+    collect = GCSLPolicy(model, cfg.gcsl_act, gen)
+
+    def make_eval_policy(seed: int) -> GCSLPolicy:
+        return GCSLPolicy(model, cfg.gcsl_act, torch.Generator(device=device).manual_seed(seed))
+
+    return Agent(model, collect, make_eval_policy, {"gcsl_policy": gen})
+
+
+__all__ = [
+    "ACT_MODES",
+    "GCSLPolicy",
+    "GCSLPolicyModel",
+    "build_gcsl",
+    "build_gcsl_model",
+    "time_features",
+]

@@ -1,0 +1,342 @@
+"""Shared machinery of the experiments: sweeps of run directories, loading a trained model, tidy
+tables as CSV files, and learning curves (mean +- std over seeds) drawn from those CSVs.
+
+A *sweep* is a list of `RunSpec`s (a directory name, a Config and the setting it belongs to). Each
+run trains into its own directory ``root/name``; a run is finished when its eval.json exists, and
+`run_sweep` skips finished runs, resumes interrupted ones (train() resumes from ckpt.pt) and
+starts the rest, so rerunning a sweep only fills in what is missing.
+
+Tables are lists of dicts (one dict per row, "tidy": one observation per row); `write_csv` /
+`read_csv` round-trip them, and every plotting function reads its CSV from disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from glamor_mini.config import Config, ConfigError, make_config
+from glamor_mini.envs import Task, make_task, obs_shape
+from glamor_mini.models import GlamorModel, build_model
+
+RUNS_ROOT = Path("runs/experiments")
+"""Default root of the experiments' run directories (ignored by git)."""
+FIGURES = Path("docs/figures")
+"""Default folder of the full-scale figures (PNG) and their tables (CSV)."""
+SCALES = ("full", "small")
+"""'full': the budgets of the README figures; 'small': the notebooks' CI budgets."""
+
+
+def check_scale(scale: str) -> str:
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r} is not accepted; choose one of {SCALES}")
+    return scale
+
+
+def base_config(**overrides: Any) -> Config:
+    """The grid-world preset with one torch thread and no progress bar, plus `overrides`."""
+    return make_config("gridworld", **{"torch_threads": 1, "progress": False, **overrides})
+
+
+# ---------------------------------------------------------------------- sweeps
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: trained into ``root / name`` with `cfg`; `setting` labels its curve."""
+
+    name: str
+    cfg: Config
+    setting: str = ""
+
+    @property
+    def seed(self) -> int:
+        return self.cfg.seed
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """A run is finished when train() has written its eval.json."""
+    return (Path(run_dir) / "eval.json").is_file()
+
+
+def run_sweep(
+    specs: Sequence[RunSpec], root: str | Path, progress: bool = True, dry_run: bool = False
+) -> list[Path]:
+    """Train every unfinished run of `specs` into ``root/<name>``; return the run directories.
+
+    Finished runs (eval.json present) are skipped, runs with a checkpoint resume, the rest start.
+    `dry_run` only reports what would be done. A table of the sweep is written to
+    ``root/sweep.csv`` (name, setting, seed, status before this call).
+    """
+    from glamor_mini.train import train
+
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"run names must be unique within a sweep; repeated: {dup}")
+    root = Path(root)
+    dirs, rows = [], []
+    for spec in specs:
+        d = root / spec.name
+        status = (
+            "finished" if is_finished(d) else "resumed" if (d / "ckpt.pt").is_file() else "started"
+        )
+        rows.append(
+            {"name": spec.name, "setting": spec.setting, "seed": spec.seed, "status": status}
+        )
+        dirs.append(d)
+    todo = [(s, d) for s, d, r in zip(specs, dirs, rows, strict=True) if r["status"] != "finished"]
+    print(f"sweep {root}: {len(specs) - len(todo)} finished, {len(todo)} to run")
+    if not dry_run:
+        root.mkdir(parents=True, exist_ok=True)
+        write_csv(rows, root / "sweep.csv")
+        for spec, d in tqdm(todo, desc=f"sweep {root.name}", disable=not progress or not todo):
+            train(spec.cfg, d)
+    return dirs
+
+
+# ---------------------------------------------------------------------- trained runs
+@dataclass
+class LoadedRun:
+    """A trained GLAMOR run: its config, a fresh task, the model with the checkpoint weights."""
+
+    cfg: Config
+    task: Task
+    model: GlamorModel
+    run_dir: Path
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
+    """Rebuild the task and model of a run directory from its ckpt.pt (model in eval mode)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "ckpt.pt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}; train the run first (e.g. `python -m glamor_mini.run "
+            f"gridworld --out {run_dir}`) or pass the directory of a finished run"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = Config.from_dict(state["config"])
+    except (KeyError, TypeError, ConfigError, RuntimeError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable glamor-mini checkpoint: {err}") from err
+    if cfg.algo != "glamor":
+        raise ValueError(
+            f"{run_dir} holds a {cfg.algo!r} run; load_run rebuilds GLAMOR models only"
+        )
+    task = make_task(cfg)
+    model = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions)
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    return LoadedRun(cfg, task, model, run_dir)
+
+
+# ---------------------------------------------------------------------- tables
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write rows (dicts sharing keys; the first row fixes the column order) to a CSV file."""
+    path = Path(path)
+    if not rows:
+        raise ValueError(f"no rows to write to {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(rows[0])
+    for r in rows[1:]:
+        columns += [k for k in r if k not in columns]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+    return path
+
+
+def _parse(value: str) -> Any:
+    if value == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    if value in ("True", "False"):
+        return value == "True"
+    return value
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Read a CSV written by `write_csv` (numbers parsed, empty cells -> None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no table at {path}; run the experiment first")
+    with path.open(newline="") as fh:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def group_mean(
+    rows: Iterable[dict[str, Any]], by: Sequence[str], values: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Mean, std (population, ddof=0) and count of `values` per group of the `by` columns."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in by)].append(r)
+    out = []
+    for key, rs in groups.items():
+        row = dict(zip(by, key, strict=True))
+        for v in values:
+            xs = np.array([r[v] for r in rs if r[v] is not None], dtype=float)
+            row[f"{v}_mean"] = float(xs.mean()) if len(xs) else math.nan
+            row[f"{v}_std"] = float(xs.std()) if len(xs) else math.nan
+        row["n"] = len(rs)
+        out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------------- learning curves
+def curve_rows(specs: Sequence[RunSpec], root: str | Path) -> list[dict[str, Any]]:
+    """Tidy rows (setting, seed, run, agent_steps, goal_achievement, optimal_path_rate) from the
+    evaluation rows of each finished run's progress.csv (a step evaluated twice, e.g. by a run
+    resumed from its final checkpoint, counts once: the last row wins)."""
+    rows = []
+    for spec in specs:
+        d = Path(root) / spec.name
+        if not is_finished(d):
+            raise FileNotFoundError(f"run {d} is not finished (no eval.json); run the sweep first")
+        evals = {
+            r["agent_steps"]: r
+            for r in read_csv(d / "progress.csv")
+            if r.get("eval_goal_achievement") is not None
+        }
+        for _, r in sorted(evals.items()):
+            rows.append(
+                {
+                    "setting": spec.setting,
+                    "seed": spec.seed,
+                    "run": spec.name,
+                    "agent_steps": r["agent_steps"],
+                    "goal_achievement": r["eval_goal_achievement"],
+                    "optimal_path_rate": r.get("eval_optimal_path_rate"),
+                }
+            )
+    return rows
+
+
+def final_rows(specs: Sequence[RunSpec], root: str | Path) -> list[dict[str, Any]]:
+    """One row per run with its final evaluation (eval.json)."""
+    rows = []
+    for spec in specs:
+        ev = json.loads((Path(root) / spec.name / "eval.json").read_text())
+        rows.append(
+            {
+                "setting": spec.setting,
+                "seed": spec.seed,
+                "run": spec.name,
+                "agent_steps": ev["agent_steps"],
+                "goal_achievement": ev["goal_achievement"],
+                "optimal_path_rate": ev.get("optimal_path_rate"),
+                "wall_seconds": ev.get("wall_seconds"),
+            }
+        )
+    return rows
+
+
+def plot_curves(
+    csv_path: str | Path,
+    png_path: str | Path,
+    title: str = "",
+    metric: str = "goal_achievement",
+    floor: float | None = None,
+) -> Path:
+    """Mean +- std over seeds of `metric` vs agent steps, one line per setting, read from the CSV
+    that `curve_rows` produced. `floor` draws a dashed reference line (e.g. a random policy)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    rows = read_csv(csv_path)
+    stats = group_mean(rows, ("setting", "agent_steps"), (metric,))
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    for setting in settings:
+        pts = sorted((r for r in stats if r["setting"] == setting), key=lambda r: r["agent_steps"])
+        x = np.array([p["agent_steps"] for p in pts])
+        m = np.array([p[f"{metric}_mean"] for p in pts])
+        s = np.array([p[f"{metric}_std"] for p in pts])
+        n = max(p["n"] for p in pts)
+        ax.plot(x, m, marker="o", markersize=3, label=f"{setting} (n={n})")
+        ax.fill_between(x, m - s, m + s, alpha=0.2)
+    if floor is not None:
+        ax.axhline(floor, color="grey", ls="--", lw=1, label="random policy")
+    ax.set_xlabel("agent steps")
+    ax.set_ylabel(metric.replace("_", " ") + " (mean ± std)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return png_path
+
+
+def full_scale_command(experiment: str) -> str:
+    """The command that regenerates an experiment's README figure."""
+    return f"python -m glamor_mini.run sweep {experiment} --scale full"
+
+
+# ---------------------------------------------------------------------- planners on one model
+def planner_for(cfg: Config, **changes: Any):
+    """The run's evaluation planner (train.planner_settings) with some settings changed."""
+    import dataclasses
+
+    from glamor_mini.train import planner_settings
+
+    return dataclasses.replace(planner_settings(cfg), **changes)
+
+
+def per_goal_rows(
+    run: LoadedRun,
+    variants: dict[str, dict[str, Any]],
+    episodes_per_goal: int,
+    seed: int = 0,
+    column: str = "variant",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Evaluate one trained model with several planners (each a dict of PlannerSettings changes)
+    on every evaluation goal; one row per (variant, goal): goal cell, shortest distance from the
+    start, and the rates of reaching it (`achieved`), by a shortest path (`optimal`), mean steps.
+    """
+    from glamor_mini.evaluate import evaluate
+
+    goals = run.task.eval_goals(seed)
+    rows = []
+    for label, changes in tqdm(variants.items(), desc="planners", disable=not progress):
+        res = evaluate(
+            run.task, run.model, planner_for(run.cfg, **changes), goals, episodes_per_goal, seed
+        )
+        for g in res.per_goal:
+            x, y = (int(v) for v in g["labels"][:2])
+            rows.append(
+                {
+                    column: label,
+                    "goal": g["goal"],
+                    "x": x,
+                    "y": y,
+                    "shortest": g.get("shortest"),
+                    "achieved": g["achieved"],
+                    "optimal": g.get("optimal"),
+                    "mean_steps": g["mean_steps"],
+                    "episodes": episodes_per_goal,
+                }
+            )
+    return rows

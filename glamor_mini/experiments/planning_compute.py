@@ -1,0 +1,135 @@
+"""Paper §4.7.1, Fig. 3a: planning compute on the 7x7 grid world.
+
+One trained model, the agent starting in the centre of the empty 7x7 room, every free cell a goal.
+The closed-loop planner is run with N in {1, 2, 5, 10, 20, 50, 100} candidate plans (Eq. 8 random
+shooting); for each N and goal we measure the rate of reaching the goal and the rate of reaching it
+by a shortest path, over several episodes per goal, and draw one pair of heatmaps per N.
+
+    rows = run(scale="full")      # trains (or reuses) the model, writes the CSV and the PNG
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glamor_mini.experiments.common import (
+    FIGURES,
+    RUNS_ROOT,
+    RunSpec,
+    base_config,
+    check_scale,
+    group_mean,
+    load_run,
+    per_goal_rows,
+    read_csv,
+    run_sweep,
+    write_csv,
+)
+
+NAME = "planning-compute"
+BUDGETS = (1, 2, 5, 10, 20, 50, 100)
+"""The planning budgets N of the paper's Fig. 3a."""
+SCALES: dict[str, dict[str, Any]] = {
+    # the `gridworld` preset as is (40k agent steps); 20 episodes per goal and budget
+    "full": dict(train={}, episodes=20),
+    # the same run stopped at 20k agent steps (about a minute on a laptop CPU): the notebooks'
+    # CI budget (at 10k steps the model is too weak to show guided > sparse)
+    "small": dict(train=dict(total_steps=20_000, eval_every=0), episodes=4),
+}
+
+
+def model_spec(scale: str = "full", seed: int = 0) -> RunSpec:
+    """The grid-world model that every budget is evaluated with."""
+    cfg = base_config(seed=seed, **SCALES[check_scale(scale)]["train"])
+    return RunSpec(f"grid7-{scale}-seed{seed}", cfg, "gridworld 7x7")
+
+
+def evaluate_budgets(
+    run_dir: str | Path,
+    budgets: tuple[int, ...] = BUDGETS,
+    episodes_per_goal: int = 20,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """One row per (N, goal cell): achieved / optimal rates over `episodes_per_goal` episodes."""
+    run = load_run(run_dir)
+    variants = {str(n): {"n_candidates": int(n)} for n in budgets}
+    rows = per_goal_rows(run, variants, episodes_per_goal, seed, "n_candidates", progress)
+    for r in rows:
+        r["n_candidates"] = int(r["n_candidates"])
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean over goals per N: goal achievement and optimal-path rate."""
+    stats = group_mean(rows, ("n_candidates",), ("achieved", "optimal"))
+    return sorted(
+        (
+            {
+                "n_candidates": s["n_candidates"],
+                "goal_achievement": s["achieved_mean"],
+                "optimal_path_rate": s["optimal_mean"],
+                "goals": s["n"],
+            }
+            for s in stats
+        ),
+        key=lambda r: r["n_candidates"],
+    )
+
+
+def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") -> Path:
+    """Fig. 3a from the CSV: top row 'goal reached', bottom row 'reached by a shortest path'."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    import gridworld
+
+    lay = gridworld.get_layout(layout)
+    rows = read_csv(csv_path)
+    budgets = sorted({r["n_candidates"] for r in rows})
+    fig, axes = plt.subplots(2, len(budgets), figsize=(1.9 * len(budgets) + 0.6, 4.2))
+    axes = np.array(axes).reshape(2, len(budgets))
+    for j, n in enumerate(budgets):
+        for i, key in enumerate(("achieved", "optimal")):
+            grid = np.full(lay.shape, np.nan)
+            sel = [r for r in rows if r["n_candidates"] == n]
+            for r in sel:
+                grid[r["y"], r["x"]] = r[key]
+            mean = float(np.mean([r[key] for r in sel]))
+            gridworld.plot_value_map(
+                lay, grid, ax=axes[i, j], vmin=0, vmax=1, colorbar=False, title=f"N={n}: {mean:.2f}"
+            )
+            axes[i, j].plot(*lay.start, marker="*", color="white", markersize=8)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        axes[0, 0].set_ylabel("goal reached")
+        axes[1, 0].set_ylabel("by a shortest path")
+    fig.suptitle("Planning compute (paper Fig. 3a): rate per goal cell; brighter = higher")
+    fig.tight_layout()
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return png_path
+
+
+def run(
+    root: str | Path = RUNS_ROOT,
+    figures: str | Path = FIGURES,
+    scale: str = "full",
+    seeds: tuple[int, ...] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train (or reuse) the model, evaluate every budget, write planning_compute.csv + .png."""
+    seed = (seeds or (0,))[0]
+    spec = model_spec(scale, seed)
+    (run_dir,) = run_sweep([spec], Path(root) / "models", progress)
+    rows = evaluate_budgets(run_dir, BUDGETS, SCALES[scale]["episodes"], seed, progress)
+    csv_path = write_csv(rows, Path(figures) / "planning_compute.csv")
+    plot(csv_path, csv_path.with_suffix(".png"))
+    return rows

@@ -1,0 +1,243 @@
+"""glamor_mini.experiments: sweeps (fill in, never repeat), loading runs, tables, figures, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import glamor_mini.train as train_mod
+from glamor_mini.config import make_config
+from glamor_mini.envs.gridworld import GridWorldTask
+from glamor_mini.experiments import (
+    EXPERIMENTS,
+    ablations,
+    get_experiment,
+    guided_vs_sparse,
+    planning_compute,
+    termination,
+)
+from glamor_mini.experiments.common import (
+    RunSpec,
+    curve_rows,
+    group_mean,
+    is_finished,
+    load_run,
+    plot_curves,
+    read_csv,
+    run_sweep,
+    write_csv,
+)
+from glamor_mini.run import main
+
+
+def tiny(seed: int = 0, **kw):
+    return make_config(
+        "debug",
+        seed=seed,
+        total_steps=240,
+        n_envs=4,
+        learning_starts=80,
+        eval_every=120,
+        log_every=120,
+        checkpoint_every=0,
+        torch_threads=1,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    specs = [RunSpec(f"s-seed{s}", tiny(s), "tiny") for s in (0, 1)]
+    run_sweep(specs, root, progress=False)
+    return root, specs
+
+
+def test_sweep_runs_each_spec_into_its_own_dir(sweep_root):
+    root, specs = sweep_root
+    for spec in specs:
+        d = root / spec.name
+        assert is_finished(d) and (d / "ckpt.pt").is_file()
+        assert json.loads((d / "config.json").read_text())["seed"] == spec.seed
+    assert [r["status"] for r in read_csv(root / "sweep.csv")] == ["started", "started"]
+
+
+def test_sweep_rerun_fills_in_missing_runs_only(sweep_root, monkeypatch):
+    root, specs = sweep_root
+    calls = []
+    real = train_mod.train
+
+    def spy(cfg, out):
+        calls.append(out.name)
+        return real(cfg, out)
+
+    monkeypatch.setattr(train_mod, "train", spy)
+    run_sweep(specs, root, progress=False)
+    assert calls == []  # everything finished: nothing is repeated
+    (root / "s-seed1" / "eval.json").unlink()  # an unfinished run (checkpoint, no eval.json)
+    extra = RunSpec("s-seed2", tiny(2), "tiny")
+    run_sweep([*specs, extra], root, progress=False)
+    assert calls == ["s-seed1", "s-seed2"]
+    status = {r["name"]: r["status"] for r in read_csv(root / "sweep.csv")}
+    assert status == {"s-seed0": "finished", "s-seed1": "resumed", "s-seed2": "started"}
+    assert all(is_finished(root / n) for n in status)
+
+
+def test_sweep_rejects_duplicate_names(tmp_path):
+    spec = RunSpec("a", tiny(), "x")
+    with pytest.raises(ValueError, match="unique.*'a'"):
+        run_sweep([spec, spec], tmp_path, progress=False)
+
+
+def test_load_run_restores_the_checkpoint_weights(sweep_root):
+    root, _ = sweep_root
+    run = load_run(root / "s-seed0")
+    state = torch.load(root / "s-seed0" / "ckpt.pt", map_location="cpu", weights_only=False)
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v, state["model"][k]), k
+    assert run.cfg.seed == 0 and run.task.horizon == 6 and not run.model.training
+
+
+def test_load_run_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*ckpt.pt"):
+        load_run(tmp_path / "nothing")
+    (tmp_path / "ckpt.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="not a readable glamor-mini checkpoint"):
+        load_run(tmp_path)
+
+
+def test_csv_round_trip_and_group_mean(tmp_path):
+    rows = [
+        {"setting": "a", "seed": 0, "x": 0.5, "note": None},
+        {"setting": "a", "seed": 1, "x": 1.0, "note": "hi"},
+        {"setting": "b", "seed": 0, "x": 0.25, "note": None},
+    ]
+    back = read_csv(write_csv(rows, tmp_path / "t.csv"))
+    assert back == rows
+    stats = {s["setting"]: s for s in group_mean(back, ("setting",), ("x",))}
+    assert stats["a"]["x_mean"] == 0.75 and stats["a"]["x_std"] == 0.25 and stats["a"]["n"] == 2
+    assert stats["b"]["x_mean"] == 0.25 and stats["b"]["x_std"] == 0.0
+    with pytest.raises(FileNotFoundError, match="run the experiment first"):
+        read_csv(tmp_path / "missing.csv")
+
+
+def test_curves_come_from_progress_csv(sweep_root, tmp_path):
+    root, specs = sweep_root
+    rows = curve_rows(specs, root)
+    # eval every 120 agent steps up to 240: two evaluation rows per run
+    assert [(r["run"], r["agent_steps"]) for r in rows] == [
+        ("s-seed0", 120),
+        ("s-seed0", 240),
+        ("s-seed1", 120),
+        ("s-seed1", 240),
+    ]
+    ev = json.loads((root / "s-seed1" / "eval.json").read_text())
+    assert rows[-1]["goal_achievement"] == pytest.approx(ev["goal_achievement"])
+    png = plot_curves(write_csv(rows, tmp_path / "c.csv"), tmp_path / "c.png", "t")
+    assert png.stat().st_size > 1000
+
+
+def test_planning_compute_table_and_heatmaps(sweep_root, tmp_path):
+    root, _ = sweep_root
+    rows = planning_compute.evaluate_budgets(root / "s-seed0", (1, 3), 2, progress=False)
+    assert len(rows) == 2 * 49 and {r["n_candidates"] for r in rows} == {1, 3}
+    for r in rows:  # start in the centre (4, 4): shortest = Manhattan distance
+        assert r["shortest"] == abs(r["x"] - 4) + abs(r["y"] - 4)
+        assert 0.0 <= r["optimal"] <= r["achieved"] <= 1.0
+    centre = [r for r in rows if r["shortest"] == 0]
+    assert len(centre) == 2
+    summ = planning_compute.summarize(rows)
+    assert [s["n_candidates"] for s in summ] == [1, 3] and summ[0]["goals"] == 49
+    assert summ[0]["goal_achievement"] == pytest.approx(
+        np.mean([r["achieved"] for r in rows if r["n_candidates"] == 1])
+    )
+    csv_path = write_csv(rows, tmp_path / "pc.csv")
+    assert planning_compute.plot(csv_path, tmp_path / "pc.png").stat().st_size > 1000
+
+
+def test_guided_vs_sparse_and_termination_tables(sweep_root, tmp_path):
+    root, _ = sweep_root
+    rows = guided_vs_sparse.evaluate_modes(root / "s-seed0", 5, 1, progress=False)
+    assert [r["mode"] for r in rows[::49]] == ["guided", "sparse"]
+    assert guided_vs_sparse.by_distance(rows)[0]["shortest"] == 0
+    assert guided_vs_sparse.plot(write_csv(rows, tmp_path / "g.csv"), tmp_path / "g.png").exists()
+    rows = termination.evaluate_terminations(root / "s-seed0", 1, progress=False)
+    summ = termination.summarize(rows)
+    assert [s["termination"] for s in summ] == ["early", "plan_end", "naive_end"]
+    # plan_end and naive_end never stop early: every episode lasts exactly T = 6 steps
+    assert summ[1]["mean_steps"] == 6.0 and summ[2]["mean_steps"] == 6.0
+    assert summ[0]["mean_steps"] <= 6.0
+    assert termination.plot(write_csv(rows, tmp_path / "t.csv"), tmp_path / "t.png").exists()
+
+
+def test_test_time_rows_evaluate_each_model_with_both_budgets(sweep_root, tmp_path):
+    root, specs = sweep_root
+    rows = ablations.test_time_rows(specs, root, 1, progress=False)
+    assert [(r["run"], r["n_candidates"]) for r in rows] == [
+        ("s-seed0", 1),
+        ("s-seed0", 50),
+        ("s-seed1", 1),
+        ("s-seed1", 50),
+    ]
+    assert all(0.0 <= r["optimal_path_rate"] <= r["goal_achievement"] <= 1.0 for r in rows)
+    summ = ablations.test_time_summary(rows)
+    assert list(summ) == [1, 50] and summ[50]["n"] == 2
+    assert summ[1]["goal_achievement_mean"] == pytest.approx(
+        np.mean([r["goal_achievement"] for r in rows if r["n_candidates"] == 1])
+    )
+    png = ablations.plot_test_time(write_csv(rows, tmp_path / "t.csv"), tmp_path / "t.png")
+    assert png.stat().st_size > 1000
+
+
+def test_exactly_at_t_reachable_parity():
+    # 7x7 from the centre: 25 of 49 cells have an even distance (checkerboard)
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 10)) == 25 / 49
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 10, True)) == 1.0
+    # T = 3: distances 1 (4 cells) and 3 (12 cells); with 'stay' every d <= 3 (1+4+8+12 cells)
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 3)) == 16 / 49
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 3, True)) == 25 / 49
+
+
+def test_ablation_specs():
+    coll = ablations.specs("collection", "full", (0, 1, 2))
+    assert len(coll) == 12 and len({s.name for s in coll}) == 12
+    by = {s.name: s.cfg for s in coll}
+    assert by["collect_n1-seed2"].collect_n_candidates == 1 and by["collect_n1-seed2"].seed == 2
+    assert by["collect_noprior-seed0"].collect_prior is False
+    assert by["collect_noprior-seed0"].n_candidates == 50  # evaluation unchanged
+    test = {s.name: s.cfg for s in ablations.specs("test-planning", "full", (0,))}
+    assert test == {"default-seed0": by["default-seed0"]}  # shared run, trained once
+    rnd = {s.setting: s.cfg for s in ablations.specs("random-data", "small", (0,))}
+    assert rnd["GCSL"].algo == "gcsl" and rnd["GLAMOR"].collect_policy == "random"
+    with pytest.raises(ValueError, match="figure='fig9' is not accepted"):
+        ablations.specs("fig9")
+    with pytest.raises(ValueError, match="scale='huge' is not accepted"):
+        ablations.specs("collection", "huge")
+
+
+def test_sweep_cli_errors(capsys):
+    assert set(EXPERIMENTS) >= {"planning-compute", "guided-vs-sparse", "termination"}
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "fig99"])
+    assert exc.value.code == 2 and "unknown experiment 'fig99'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "termination", "--scale", "huge"])
+    assert exc.value.code == 2 and "--scale 'huge' is not accepted" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown experiment"):
+        get_experiment("nope")
+
+
+def test_sweep_cli_runs_an_experiment(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def fake_run(**kw):
+        seen.update(kw)
+        return [{"a": 1}]
+
+    monkeypatch.setattr(planning_compute, "run", fake_run)
+    code = main(["sweep", "planning-compute", "--scale", "small", "--root", str(tmp_path)])
+    assert code == 0 and seen["scale"] == "small" and seen["root"] == str(tmp_path)
+    assert "1 rows written" in capsys.readouterr().out
