@@ -487,7 +487,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "minigrid-debug": dict(
         suite="minigrid",
         env="MiniGrid-Empty-5x5-v0",
-        horizon=6,
+        horizon=7,
         frame_stack=2,
         gamma=0.5,
         n_candidates=8,

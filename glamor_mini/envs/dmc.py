@@ -1,0 +1,415 @@
+"""DeepMind Control Suite from pixels: the seven DISCERN tasks (paper §4.1, §4.4, Table 1b).
+
+Description
+    dm_control tasks ball_in_cup/catch, cartpole/balance, finger/spin, manipulator/bring_ball,
+    pendulum/swingup, point_mass/easy and reacher/hard, seen from camera 0. The task's reward is
+    ignored: GLAMOR is judged only on reaching goal states (§4.4).
+Action Space
+    The A-dimensional continuous control is discretised to the 3^A combinations of {-1, 0, +1}
+    (`cube_actions`); manipulator (A = 5) instead uses the "diagonal" set: the all-zero action,
+    then +1 and -1 on each actuator with the others at 0 (`diagonal_actions`, 2A + 1 = 11).
+    Each agent step repeats the action `frame_skip` times (4 on point_mass/easy, else 1).
+Observation
+    One grayscale frame (1, 80, 104) uint8 per step (height 80 x width 104, as the authors
+    rendered control); the core stacks `frame_stack` (4) of them; a goal is ONE frame.
+Labels
+    The scored observation entries, flattened (`TASKS`, e.g. cartpole: position_0..2). A goal is
+    achieved when every label is within 10% of its feasible range (max - min over random-policy
+    states) of the goal's label, judged at t = T = 100 or when the agent ends the episode.
+Goals
+    Candidate goals are the states of uniform-random episodes. To keep rendering (the CPU
+    bottleneck) off the candidates, their physics states are recorded without pixels, the
+    diverse goal buffer (glamor_mini.goals) picks the goals on labels alone, and only the chosen
+    states are restored and rendered. The 30 evaluation goals (and the ranges) and the 1000
+    training goals are saved per task and seed under `Config.goal_dir`.
+Rendering
+    Headless: MUJOCO_GL=egl unless the user set MUJOCO_GL (osmesa is tried when EGL cannot start);
+    it must be set before dm_control is imported, which this module does lazily. `shadows=False`
+    switches MuJoCo's shadow pass off (2-3x faster on a CPU): images are the same except that the
+    dark shadow cast by each body (cart, pole, cup, arm) is missing. Measured after reset(seed=1):
+    cartpole and manipulator, < 0.5% of the pixels differ by more than 8 grey levels; ball_in_cup,
+    23% (the cup's shadow falls on the backdrop; at most 27 levels). Frames/s with -> without
+    shadows on a shared 2-core CPU: cartpole 29 -> 76, point_mass 24 -> 255, manipulator 17 -> 62.
+Collection
+    `make_vec_env(n)` runs n envs in subprocesses on machines with more than 2 cores, else in this
+    process (bench/dmc_env.py). `without_pixels()` gives envs that skip rendering, for policies
+    that never look at pixels (the random-policy floor, glamor_mini.floor).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.util
+import itertools
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glamor_mini.envs.base import GoalSet
+from glamor_mini.goals import (
+    diverse_goal_buffer,
+    feasible_ranges,
+    load_or_build_goals,
+    per_label_within,
+    within_tolerance,
+)
+
+FRAME_HEIGHT, FRAME_WIDTH = 80, 104
+MIN_CORES_FOR_WORKERS = 2  # make_vec_env uses subprocesses only above this many cores
+POOL_EPISODES = 20  # random episodes whose states are the goal candidates (>= 2x the goals)
+GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the paper fixes per task: frame skip, scored observation keys, action set."""
+
+    frame_skip: int
+    label_keys: tuple[str, ...]
+    diagonal: bool = False
+
+
+TASKS: dict[str, TaskSpec] = {
+    "ball_in_cup/catch": TaskSpec(1, ("position",)),
+    "cartpole/balance": TaskSpec(1, ("position",)),
+    "finger/spin": TaskSpec(1, ("position",)),
+    "manipulator/bring_ball": TaskSpec(1, ("arm_pos", "hand_pos", "object_pos"), diagonal=True),
+    "pendulum/swingup": TaskSpec(1, ("orientation",)),
+    "point_mass/easy": TaskSpec(4, ("position",)),
+    "reacher/hard": TaskSpec(1, ("position",)),
+}
+
+
+def cube_actions(n_dims: int) -> np.ndarray:
+    """(3^A, A) float32: every combination of {-1, 0, +1}; row i is i written in base 3 with
+    digits (0, 1, 2) -> (-1, 0, +1), most significant first (so the middle row is all zeros)."""
+    return np.array(list(itertools.product((-1.0, 0.0, 1.0), repeat=n_dims)), dtype=np.float32)
+
+
+def diagonal_actions(n_dims: int) -> np.ndarray:
+    """(2A + 1, A) float32: zeros, then +e_1, -e_1, +e_2, -e_2, ... (manipulator's set)."""
+    table = np.zeros((2 * n_dims + 1, n_dims), dtype=np.float32)
+    for i in range(n_dims):
+        table[1 + 2 * i, i] = 1.0
+        table[2 + 2 * i, i] = -1.0
+    return table
+
+
+# ---------------------------------------------------------------------------- lazy dm_control
+@functools.cache
+def _suite() -> Any:
+    """Import dm_control.suite with a headless GL backend (EGL, else OSMesa), or explain why not."""
+    if importlib.util.find_spec("dm_control") is None:
+        raise ImportError(
+            "the 'dmc' suite needs dm-control and mujoco: pip install -e .[dmc] "
+            "(pins mujoco>=3.17,<4, which dm-control 1.0.50 needs)"
+        )
+    user = os.environ.get("MUJOCO_GL")
+    backends = [user] if user else ["egl", "osmesa"]
+    errors = []
+    for backend in backends:
+        os.environ["MUJOCO_GL"] = backend
+        try:
+            from dm_control import suite
+
+            suite.load("point_mass", "easy").physics.render(8, 8, camera_id=0)  # probe: GL works
+            return suite
+        except (ImportError, RuntimeError, AttributeError, OSError) as err:
+            errors.append(f"MUJOCO_GL={backend}: {type(err).__name__}: {err}")
+            for name in [m for m in sys.modules if m.startswith("dm_control")]:
+                del sys.modules[name]  # the backend is chosen at import: import again
+    if not user:
+        del os.environ["MUJOCO_GL"]
+    raise RuntimeError(
+        "no headless OpenGL backend works for dm_control rendering; tried "
+        + "; ".join(errors)
+        + ". EGL needs libegl1 + libegl-mesa0 (CPU) or the NVIDIA driver; OSMesa needs the "
+        "Debian/Ubuntu package libosmesa6. Set MUJOCO_GL to choose one explicitly."
+    )
+
+
+def _check_task(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise ValueError(f"task={name!r} is not accepted; choose one of {sorted(TASKS)}")
+    return TASKS[name]
+
+
+class DmcSuiteEnv:
+    """One dm_control task as a SuiteEnv: discrete actions in, a grayscale frame + labels out.
+
+    `reset(seed)` reseeds the task's initial-state sampler (reproducible starts); `reset(None)`
+    continues its random stream. `render=False` returns no pixels (labels only); `state()` and
+    `frame_of_state()` let goal building render only the states it keeps.
+    """
+
+    def __init__(self, task: str, shadows: bool = True, seed: int = 0):
+        self.spec = _check_task(task)
+        domain, name = task.split("/")
+        self._env = _suite().load(domain, name, task_kwargs={"random": seed})
+        self.physics = self._env.physics
+        self.shadows = shadows
+        n_dims = int(self._env.action_spec().shape[0])
+        self.table = diagonal_actions(n_dims) if self.spec.diagonal else cube_actions(n_dims)
+        self._camera = None
+        self.render = True
+
+    # -------------------------------------------------------------- pixels and labels
+    def frame(self) -> np.ndarray:
+        """(1, 80, 104) uint8 grayscale view of camera 0."""
+        if not self.render:
+            return np.zeros((1, FRAME_HEIGHT, FRAME_WIDTH), dtype=np.uint8)
+        if self._camera is None:
+            from dm_control.mujoco import Camera
+
+            self._camera = Camera(self.physics, FRAME_HEIGHT, FRAME_WIDTH, camera_id=0)
+        flags = None if self.shadows else {"shadow": False}
+        rgb = self._camera.render(render_flag_overrides=flags)
+        gray = rgb.astype(np.float32) @ GRAY
+        return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[None]
+
+    def _labels(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate(
+            [np.asarray(obs[k], dtype=np.float32).ravel() for k in self.spec.label_keys]
+        )
+
+    def label_names(self) -> tuple[str, ...]:
+        obs = self._env.task.get_observation(self.physics)
+        names = []
+        for k in self.spec.label_keys:
+            names += [f"{k}_{i}" for i in range(np.asarray(obs[k]).size)]
+        return tuple(names)
+
+    # -------------------------------------------------------------- SuiteEnv
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if seed is not None:
+            self._env.task._random = np.random.RandomState(seed)
+        ts = self._env.reset()
+        return self.frame(), self._labels(ts.observation)
+
+    def step(self, action: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        if not 0 <= int(action) < len(self.table):
+            raise ValueError(f"action {action} is not in [0, {len(self.table)})")
+        control = self.table[int(action)]
+        for _ in range(self.spec.frame_skip):
+            ts = self._env.step(control)
+            if ts.last():
+                break
+        return self.frame(), self._labels(ts.observation), bool(ts.last())
+
+    # -------------------------------------------------------------- goal building
+    def state(self) -> np.ndarray:
+        return self.physics.get_state().copy()
+
+    def frame_of_state(self, state: np.ndarray) -> np.ndarray:
+        with self.physics.reset_context():
+            self.physics.set_state(state)
+        render, self.render = self.render, True
+        try:
+            return self.frame()
+        finally:
+            self.render = render
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera._scene.free()
+            self._camera = None
+        self._env.close()
+
+
+class DmcTask:
+    """GLAMOR's view of one dm_control task (see the module docstring)."""
+
+    def __init__(
+        self,
+        task: str = "cartpole/balance",
+        horizon: int = 100,
+        frame_stack: int = 4,
+        shadows: bool = True,
+        n_train_goals: int = 1000,
+        n_eval_goals: int = 30,
+        goal_dir: str | Path | None = "runs/goals",
+        seed: int = 0,
+        cfg_dict: dict[str, Any] | None = None,
+    ):
+        self.spec = _check_task(task)
+        self.task = task
+        self.name = f"dmc/{task}"
+        self.horizon, self.frame_stack, self.shadows = int(horizon), int(frame_stack), shadows
+        self.frame_shape = (1, FRAME_HEIGHT, FRAME_WIDTH)
+        self.n_train_goals, self.n_eval_goals = int(n_train_goals), int(n_eval_goals)
+        self.goal_dir = None if goal_dir in (None, "") else Path(goal_dir)
+        self.seed = seed
+        self.cfg_dict = cfg_dict
+        self._goals: dict[tuple[str, int], GoalSet] = {}
+        self._ranges: dict[int, np.ndarray] = {}
+        self._label_names: tuple[str, ...] | None = None
+        self._n_actions: int | None = None
+        self.pixels = True  # False: envs return blank frames (see `without_pixels`)
+
+    # ------------------------------------------------------------------ cheap, lazy metadata
+    def _probe(self) -> None:
+        env = DmcSuiteEnv(self.task, self.shadows)
+        env.render = False
+        env.reset(seed=0)
+        self._label_names, self._n_actions = env.label_names(), len(env.table)
+        env.close()
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        if self._label_names is None:
+            self._probe()
+        return self._label_names  # type: ignore[return-value]
+
+    @property
+    def n_actions(self) -> int:
+        if self._n_actions is None:
+            self._probe()
+        return self._n_actions  # type: ignore[return-value]
+
+    def make_env(self) -> DmcSuiteEnv:
+        env = DmcSuiteEnv(self.task, self.shadows)
+        env.render = self.pixels
+        return env
+
+    def without_pixels(self) -> DmcTask:
+        """A copy whose envs skip rendering and return blank frames (goal frames are still real).
+        Only for policies that never look at observations, e.g. the uniform-random floor, where
+        it removes the CPU bottleneck without changing any result."""
+        blind = copy.copy(self)
+        blind.pixels = False
+        return blind
+
+    def make_vec_env(self, n: int, seed: int = 0):
+        """Subprocess workers when n > 1 and the machine has more than 2 cores, else the envs in
+        this process. Rendering is CPU-bound, but llvmpipe already spreads each frame over the
+        cores, and on a 2-core machine bench/dmc_env.py measured no gain from workers."""
+        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config
+
+        if n > 1 and (os.cpu_count() or 1) > MIN_CORES_FOR_WORKERS and self.cfg_dict is not None:
+            return SubprocVecEnv(functools.partial(env_from_config, self.cfg_dict), n)
+        return SerialVecEnv([self.make_env() for _ in range(n)])
+
+    # ------------------------------------------------------------------ goals (§4.4)
+    def _path(self, kind: str, seed: int) -> Path | None:
+        if self.goal_dir is None:
+            return None
+        domain, name = self.task.split("/")
+        shade = "" if self.shadows else "-noshadow"
+        size = self.n_eval_goals if kind == "eval" else self.n_train_goals
+        return self.goal_dir / f"dmc-{domain}-{name}-seed{seed}-{kind}{size}{shade}.npz"
+
+    def _candidates(self, seed: int, n_states: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """States of uniform-random episodes, without pixels.
+
+        -> labels (M, L) float32, physics states (M, S), episode reset seeds (M,)."""
+        env = self.make_env()
+        env.render = False
+        rng = np.random.default_rng(seed)
+        labels, states, seeds = [], [], []
+        ep = 0
+        while len(labels) < n_states:
+            ep_seed = int(seed * 100_003 + ep)
+            _, lab = env.reset(seed=ep_seed)
+            labels.append(lab)
+            states.append(env.state())
+            for _ in range(self.horizon):
+                _, lab, ended = env.step(int(rng.integers(len(env.table))))
+                labels.append(lab)
+                states.append(env.state())
+                if ended:
+                    break
+            seeds += [ep_seed] * (len(labels) - len(seeds))
+            ep += 1
+        env.close()
+        return np.stack(labels).astype(np.float32), np.stack(states), np.array(seeds)
+
+    def _render_states(self, states: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Frames of recorded states. Each state's episode is reset first: some tasks place
+        their target in the model at reset (reacher, manipulator), and it must be in the goal."""
+        env = self.make_env()
+        frames = []
+        for state, ep_seed in zip(states, seeds, strict=True):
+            env.render = False
+            env.reset(seed=int(ep_seed))
+            frames.append(env.frame_of_state(state))
+        env.close()
+        return np.stack(frames)
+
+    def _build(self, kind: str, seed: int, size: int, ranges: np.ndarray | None):
+        pool = max(POOL_EPISODES * (self.horizon + 1), 2 * size)
+        labels, states, seeds = self._candidates(seed * 1000 + (1 if kind == "eval" else 2), pool)
+        ranges = feasible_ranges(labels) if ranges is None else ranges
+        idx = diverse_goal_buffer(labels, size, ranges, seed=seed)
+        goals = GoalSet(self._render_states(states[idx], seeds[idx]), labels[idx].copy())
+        return goals, ranges
+
+    def eval_goals(self, seed: int = 0) -> GoalSet:
+        """The fixed evaluation goals of a seed (built once, saved, reloaded); sets the ranges."""
+        key = ("eval", seed)
+        if key not in self._goals:
+            goals, ranges = load_or_build_goals(
+                self._path("eval", seed),
+                lambda: self._build("eval", seed, self.n_eval_goals, None),
+            )
+            self._goals[key], self._ranges[seed] = goals, np.asarray(ranges, np.float32)
+        return self._goals[key]
+
+    def train_goals(self, seed: int = 0) -> GoalSet:
+        """The training goal set of a seed, diverse in the same feasible ranges as eval goals."""
+        key = ("train", seed)
+        if key not in self._goals:
+            self.eval_goals(seed)
+            ranges = self._ranges[seed]
+            goals, _ = load_or_build_goals(
+                self._path("train", seed),
+                lambda: self._build("train", seed, self.n_train_goals, ranges),
+            )
+            self._goals[key] = goals
+        return self._goals[key]
+
+    def ranges(self, seed: int | None = None) -> np.ndarray:
+        """(L,) feasible range of each label (measured with the eval goals of `seed`)."""
+        seed = self.seed if seed is None else seed
+        if seed not in self._ranges:
+            self.eval_goals(seed)
+        return self._ranges[seed]
+
+    def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
+        """(B, L) x (B, L) -> (B,) bool: every label within 10% of its feasible range."""
+        return within_tolerance(labels, goal_labels, self.ranges())
+
+    def per_label_achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
+        return per_label_within(labels, goal_labels, self.ranges())
+
+    def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> None:
+        return None
+
+
+def task_from_config(cfg) -> DmcTask:
+    return DmcTask(
+        cfg.task,
+        horizon=cfg.horizon,
+        frame_stack=cfg.frame_stack,
+        shadows=cfg.shadows,
+        n_train_goals=cfg.train_goals,
+        n_eval_goals=cfg.n_eval_goals,
+        goal_dir=cfg.goal_dir,
+        seed=cfg.seed,
+        cfg_dict=cfg.to_dict(),
+    )
+
+
+__all__ = [
+    "TASKS",
+    "TaskSpec",
+    "DmcSuiteEnv",
+    "DmcTask",
+    "cube_actions",
+    "diagonal_actions",
+    "task_from_config",
+]
