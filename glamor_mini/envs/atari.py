@@ -1,0 +1,403 @@
+"""The paper's Atari benchmark (§4.1, §4.4) as a GLAMOR task: ale-py with RAM labels.
+
+Description
+    One of 14 Atari 2600 games (``GAMES``) emulated by ale-py (ROMs ship with it), loaded through
+    Gymnasium (``gymnasium.make("ALE/<Game>-v5")``) and stepped through its ALE interface so that
+    the raw frames of each frame skip can be max-pooled. Goals are single frames of states reached
+    by a uniform-random policy; whether a goal was reached is judged from RAM bytes (entity
+    positions, ``atari_labels.py``) with the 10% feasible-range rule on the *scored* labels.
+
+Action Space
+    The game's minimal action set (``Discrete(n)``, n = 3..18).
+
+Observation
+    One frame per step: (1, 104, 80) uint8 grayscale, the pixel-wise max of the last two raw
+    frames of the frame skip, down-scaled from 210x160 by a 2x2 area average (cv2 INTER_AREA)
+    after dropping the screen's first and last row (blank borders): 208 -> 104 rows is then an
+    exact halving, ~20x faster than INTER_AREA's general 210 -> 104 path (10 us vs 230 us).
+    The agent's observation is the 4 most recent frames (``frame_stack``, stacked by the
+    collector/evaluator); a goal is ONE frame.
+
+Dynamics (paper §4.1; reference/atari.md)
+    * frame skip 4: each agent action is repeated for 4 raw frames;
+    * sticky actions: ALE repeats the previous raw action with probability 0.25 (every raw frame);
+    * reset: a new game, then a random number of raw no-op frames, uniform in 0..30 (MsPacman:
+      200..230, because its start screen is static for ~200 frames);
+    * every ``reset`` starts a NEW GAME (our choice; the paper does not say). A trajectory that
+      ended on a life loss is therefore never continued: training trajectories, goal rollouts and
+      evaluation episodes all start from the same distribution of start states.
+
+Termination
+    ``step`` returns ended=True when a life is lost or the game is over (the authors ended a
+    trajectory on life loss). The horizon T (50) is enforced by the collector/evaluator.
+
+Labels
+    ``label_names``: the scored labels first (``n_scored`` of them), then the other RAM fields.
+    Feasible ranges are measured on the states of the evaluation-goal rollouts (all states of
+    uniform-random rollouts of length <= T, so horizons 0..T are equally represented: the same
+    distribution as the authors' "final state after a random horizon 1..T", minus t = 0) and saved
+    with the evaluation goals, one file per game and seed (``Config.goal_dir``).
+
+Vectorised collection
+    ``make_vec_env`` returns a ``SerialVecEnv``: an agent step costs ~0.5 ms of emulation, so on
+    the 2-core machines this project targets, processes would only add pickling. ale-py's threaded
+    ``AtariVectorEnv`` cannot be used: it returns pixels only (no RAM, so no labels to judge goals
+    by), offers ``noop_max`` but no minimum number of no-ops (MsPacman), and stacks frames itself.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from glamor_mini.envs.atari_labels import ATARI_LABELS, GAMES
+from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.vec import SerialVecEnv
+from glamor_mini.goals import (
+    diverse_goal_buffer,
+    feasible_ranges,
+    load_or_build_goals,
+    per_label_within,
+    random_states,
+    within_tolerance,
+)
+
+FRAME_SHAPE = (1, 104, 80)
+FRAME_SKIP = 4
+STICKY = 0.25
+NOOP_MAX = 30
+MIN_NOOPS = {"MsPacman": 200}
+EVAL_POOL_EPISODES = 20
+"""Random rollouts whose states are the candidates for the evaluation goals (and the ranges)."""
+
+
+def _require_ale():
+    """Import the optional Atari dependencies, or say which extra installs them."""
+    try:
+        import ale_py
+        import cv2
+        import gymnasium as gym
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError(
+            f"the Atari suite needs ale-py and opencv ({err.name} is missing); install the "
+            "extra with: pip install -e .[atari]"
+        ) from err
+    gym.register_envs(ale_py)
+    return gym, cv2
+
+
+def check_game(game: str) -> str:
+    if game not in ATARI_LABELS:
+        raise ValueError(f"unknown Atari game {game!r}; supported: {', '.join(GAMES)}")
+    return game
+
+
+class AtariSuiteEnv:
+    """One ALE game with the paper's preprocessing, seen through the SuiteEnv interface.
+
+    reset(seed) -> frame (1, 104, 80) uint8, labels (L,) float32
+    step(action) -> frame, labels, ended (life lost or game over)
+    """
+
+    def __init__(
+        self,
+        game: str,
+        sticky: float = STICKY,
+        frame_skip: int = FRAME_SKIP,
+        noop_max: int = NOOP_MAX,
+        min_noops: int | None = None,
+        seed: int = 0,
+    ):
+        gym, self._cv2 = _require_ale()
+        self.game = check_game(game)
+        self._env = gym.make(
+            f"ALE/{game}-v5",
+            obs_type="grayscale",
+            frameskip=1,
+            repeat_action_probability=sticky,
+            full_action_space=False,
+        ).unwrapped
+        self.ale = self._env.ale
+        self.action_set = list(self._env._action_set)
+        self.n_actions = len(self.action_set)
+        if frame_skip < 2:
+            raise ValueError(f"frame_skip={frame_skip}: must be >= 2 (the last two are pooled)")
+        self.frame_skip = frame_skip
+        self.min_noops = MIN_NOOPS.get(game, 0) if min_noops is None else min_noops
+        self.noop_max = noop_max
+        spec = ATARI_LABELS[game]
+        self.label_names = spec.names
+        self._ram_index = np.array(spec.ram_index, dtype=np.intp)
+        self._screens = np.zeros((2, 210, 160), dtype=np.uint8)  # the last two raw frames
+        self._pooled = np.zeros((210, 160), dtype=np.uint8)
+        self._ram = np.zeros(128, dtype=np.uint8)
+        self._noop = self.action_set[0]  # NOOP is always first in ALE's minimal action sets
+        self.rng = np.random.default_rng(seed)
+        self._lives = 0
+        self._seeded = False
+
+    # ------------------------------------------------------------------ observation
+    def _raw_frame(self, slot: int) -> None:
+        self.ale.getScreenGrayscale(self._screens[slot])
+
+    def _observe(self) -> tuple[np.ndarray, np.ndarray]:
+        cv2 = self._cv2
+        pooled = cv2.max(self._screens[0], self._screens[1], dst=self._pooled)
+        frame = cv2.resize(pooled[1:209], (80, 104), interpolation=cv2.INTER_AREA)
+        self.ale.getRAM(self._ram)
+        return frame[None], self._ram[self._ram_index].astype(np.float32)
+
+    # ------------------------------------------------------------------ SuiteEnv
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A new game, then min_noops + U{0..noop_max} raw no-op frames."""
+        if seed is not None or not self._seeded:
+            s = 0 if seed is None else int(seed)
+            self._env.reset(seed=s)  # re-seeds ALE (sticky actions) and reloads the ROM
+            self.rng = np.random.default_rng(s)
+            self._seeded = True
+        else:
+            self.ale.reset_game()
+        n = self.min_noops + int(self.rng.integers(self.noop_max + 1))
+        self._raw_frame(0)
+        self._screens[1] = self._screens[0]
+        for i in range(n):
+            self.ale.act(self._noop)
+            if self.ale.game_over():  # cannot happen in practice; be safe
+                self.ale.reset_game()
+            if i >= n - 2:
+                self._raw_frame(i - (n - 2))
+        self._lives = self.ale.lives()
+        return self._observe()
+
+    def step(self, action: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        ale, a, skip = self.ale, self.action_set[action], self.frame_skip
+        for _ in range(skip - 2):
+            ale.act(a)  # as in Gymnasium's AtariEnv, a game over does not cut the skip short
+        ale.act(a)
+        ale.getScreenGrayscale(self._screens[0])
+        ale.act(a)
+        ale.getScreenGrayscale(self._screens[1])
+        lives = ale.lives()
+        ended = ale.game_over() or lives < self._lives
+        self._lives = lives
+        frame, labels = self._observe()
+        return frame, labels, bool(ended)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class AtariTask:
+    """GLAMOR's view of one Atari game (the Task protocol of envs/base.py).
+
+    Goal sets are built lazily on first use and cached: ``eval_goals(seed)`` (30 by default) is
+    saved to ``goal_dir/atari-<Game>-seed<S>.npz`` with the feasible ranges and reused on rerun;
+    ``train_goals(seed)`` (1000 by default) is rebuilt deterministically from the seed.
+    ``achieved`` uses the feasible ranges of ``self.seed``'s evaluation-goal file.
+    """
+
+    frame_shape = FRAME_SHAPE
+
+    def __init__(
+        self,
+        game: str = "Pong",
+        horizon: int = 50,
+        frame_stack: int = 4,
+        seed: int = 0,
+        n_train_goals: int = 1000,
+        n_eval_goals: int = 30,
+        goal_dir: str | Path | None = "runs/goals",
+        sticky: float = STICKY,
+        eval_pool_episodes: int = EVAL_POOL_EPISODES,
+    ):
+        _require_ale()
+        self.game = check_game(game)
+        self.name = f"atari/{game}"
+        self.horizon = int(horizon)
+        self.frame_stack = int(frame_stack)
+        self.seed = int(seed)
+        self.n_train_goals, self.n_eval_goals = int(n_train_goals), int(n_eval_goals)
+        self.goal_dir = Path(goal_dir) if goal_dir else None
+        self.sticky = sticky
+        self.eval_pool_episodes = int(eval_pool_episodes)
+        spec = ATARI_LABELS[game]
+        self.label_names = spec.names
+        self.n_scored = spec.n_scored
+        self.scored = np.arange(self.n_scored)
+        probe = AtariSuiteEnv(game, sticky=sticky)
+        self.n_actions = probe.n_actions
+        probe.close()
+        self._eval: dict[int, tuple[GoalSet, np.ndarray]] = {}
+        self._train: dict[int, GoalSet] = {}
+
+    # ------------------------------------------------------------------ envs
+    def make_env(self) -> AtariSuiteEnv:
+        return AtariSuiteEnv(self.game, sticky=self.sticky)
+
+    def make_vec_env(self, n: int, seed: int = 0) -> SerialVecEnv:
+        """n envs stepped in this process (see the module docstring for why not AtariVectorEnv).
+        The collector seeds each slot's first reset; `seed` only seeds the no-op generators."""
+        return SerialVecEnv(
+            [AtariSuiteEnv(self.game, sticky=self.sticky, seed=seed * 1000 + i) for i in range(n)]
+        )
+
+    # ------------------------------------------------------------------ goals (§4.4)
+    def goal_path(self, seed: int) -> Path | None:
+        if self.goal_dir is None:
+            return None
+        return (
+            self.goal_dir / f"atari-{self.game}-h{self.horizon}-n{self.n_eval_goals}-seed{seed}.npz"
+        )
+
+    def _build_goals(
+        self, size: int, seed: int, min_episodes: int
+    ) -> tuple[GoalSet, np.ndarray, np.ndarray]:
+        """Diverse `size` goals (in scored-label space) among random-rollout states.
+        -> goals, feasible ranges (L,), all candidate labels (M, L)."""
+        n_ep = max(min_episodes, math.ceil(3 * size / (self.horizon + 1)))
+        frames, labels = random_states(self, n_ep, seed=seed)
+        extra = 0
+        while len(labels) < 2 * size:  # short episodes (life losses): roll out more
+            extra += 1
+            f, lab = random_states(self, n_ep, seed=seed + 7919 * extra)
+            frames, labels = np.concatenate([frames, f]), np.concatenate([labels, lab])
+        ranges = feasible_ranges(labels)
+        sc = self.scored
+        idx = diverse_goal_buffer(labels[:, sc], size, ranges[sc], seed=seed)
+        return GoalSet(frames[idx].copy(), labels[idx].copy()), ranges, labels
+
+    def eval_goals(self, seed: int = 0) -> GoalSet:
+        """The fixed evaluation goals of `seed` (built once, saved, reused)."""
+        if seed not in self._eval:
+
+            def build():
+                goals, ranges, _ = self._build_goals(
+                    self.n_eval_goals, 2 * seed + 1, self.eval_pool_episodes
+                )
+                return goals, ranges
+
+            self._eval[seed] = load_or_build_goals(self.goal_path(seed), build)
+            if len(self._eval[seed][0]) != self.n_eval_goals:
+                raise ValueError(
+                    f"{self.goal_path(seed)} holds {len(self._eval[seed][0])} goals but "
+                    f"n_eval_goals={self.n_eval_goals}; delete it to rebuild"
+                )
+        return self._eval[seed][0]
+
+    def train_goals(self, seed: int = 0) -> GoalSet:
+        """`n_train_goals` diverse goals from random rollouts (deterministic per seed)."""
+        if seed not in self._train:
+            self._train[seed] = self._build_goals(self.n_train_goals, 2 * seed + 2, 1)[0]
+        return self._train[seed]
+
+    @property
+    def ranges(self) -> np.ndarray:
+        """(L,) feasible ranges of the task's seed (from its evaluation-goal file)."""
+        self.eval_goals(self.seed)
+        return self._eval[self.seed][1]
+
+    # ------------------------------------------------------------------ the 10% rule
+    def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
+        """(B, L) x (B, L) -> (B,) bool: every SCORED label within 10% of its feasible range."""
+        return within_tolerance(labels, goal_labels, self.ranges, self.scored)
+
+    def per_label_achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
+        """(B, L) bool: each label (scored or not) alone within 10% of its range."""
+        return per_label_within(labels, goal_labels, self.ranges)
+
+    def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> None:
+        return None
+
+    # ------------------------------------------------------------------ pictures
+    def record_episode(self, policy, goals: GoalSet, goal_index: int = 0, seed: int = 0):
+        """Run one episode toward goals[goal_index] with `policy` (closed-loop API of
+        policies.py). -> frames (n+1, 1, H, W) uint8 the agent saw, labels (n+1, L), achieved."""
+        import torch
+
+        env = self.make_env()
+        frame, labels = env.reset(seed=int(seed * 10_007 + goal_index))
+        c = self.frame_shape[0]
+        stack = np.concatenate([frame] * self.frame_stack, axis=0)
+        frames, labs = [frame], [labels]
+        goal = torch.from_numpy(goals.frames[goal_index : goal_index + 1])
+        for t in range(self.horizon):
+            actions, stop = policy.act(
+                torch.zeros(1, dtype=torch.long),
+                torch.from_numpy(stack[None]),
+                goal,
+                torch.tensor([self.horizon - t]),
+                torch.tensor([t == 0]),
+            )
+            if bool(stop[0]):
+                break
+            frame, labels, ended = env.step(int(actions[0]))
+            stack = np.concatenate([stack[c:], frame], axis=0)
+            frames.append(frame)
+            labs.append(labels)
+            if ended:
+                break
+        env.close()
+        ok = bool(self.achieved(labs[-1][None], goals.labels[goal_index][None])[0])
+        return np.stack(frames), np.stack(labs), ok
+
+    def save_episode_gif(
+        self, policy, goals: GoalSet, path: str | Path, goal_index: int = 0, seed: int = 0
+    ) -> bool:
+        """A GIF of one episode: the goal frame beside the agent's view. Returns achieved."""
+        frames, _, ok = self.record_episode(policy, goals, goal_index, seed)
+        save_goal_gif(goals.frames[goal_index], frames, path, achieved=ok)
+        return ok
+
+
+def save_goal_gif(
+    goal_frame: np.ndarray,
+    frames: np.ndarray,
+    path: str | Path,
+    achieved: bool | None = None,
+    scale: int = 3,
+    fps: int = 10,
+) -> None:
+    """Animated GIF: the goal (left) beside each frame the agent saw (right).
+
+    goal_frame: (1, H, W) uint8; frames: (n, 1, H, W) uint8. The last frame gets a green (goal
+    achieved) or red (missed) border when `achieved` is given. Written atomically.
+    """
+    from PIL import Image
+
+    goal = goal_frame[-1]
+    h, w = goal.shape
+    gap = np.full((h, 4), 255, np.uint8)
+    images = []
+    for i, f in enumerate(frames):
+        rgb = np.repeat(np.concatenate([goal, gap, f[-1]], axis=1)[..., None], 3, axis=2)
+        if achieved is not None and i == len(frames) - 1:
+            color = (0, 200, 0) if achieved else (220, 0, 0)
+            x0 = w + 4
+            rgb[:2, x0:], rgb[-2:, x0:] = color, color
+            rgb[:, x0 : x0 + 2], rgb[:, -2:] = color, color
+        img = Image.fromarray(rgb).resize((rgb.shape[1] * scale, h * scale), Image.NEAREST)
+        images.append(img)
+    durations = [1000 // fps] * (len(images) - 1) + [1500]  # hold the final frame
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    images[0].save(
+        tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0
+    )
+    tmp.replace(path)
+
+
+def task_from_config(cfg) -> AtariTask:
+    return AtariTask(
+        cfg.game,
+        horizon=cfg.horizon,
+        frame_stack=cfg.frame_stack,
+        seed=cfg.seed,
+        n_train_goals=cfg.train_goals,
+        n_eval_goals=cfg.n_eval_goals,
+        goal_dir=getattr(cfg, "goal_dir", "runs/goals") or None,
+    )
+
+
+__all__ = ["AtariSuiteEnv", "AtariTask", "GAMES", "save_goal_gif", "task_from_config"]
