@@ -25,7 +25,10 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per row")
     parser.add_argument("--quick", action="store_true", help="small sizes: a fast smoke run")
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch.set_num_threads (default: leave as is)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads (default 1: steadier on shared CPUs; 0 leaves torch's default)",
     )
     parser.add_argument("--seed", type=int, default=0)
     return parser
@@ -34,7 +37,7 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 def setup(args: argparse.Namespace) -> torch.device:
     """Resolve the device, seed everything, set torch threads only when asked; print a header."""
     device = resolve_device(args.device)
-    if args.threads is not None:
+    if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
