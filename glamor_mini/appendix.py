@@ -297,11 +297,7 @@ def plot_die(
 ):
     """Left: exact pi_t(loaded | g = 1) over GCSL iterations (one line per entry of `exact`);
     right: the learned agents' share of the loaded die for goal 1 vs agent steps."""
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     ncols = 1 if runs is None else 2
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.6), squeeze=False)

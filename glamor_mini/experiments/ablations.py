@@ -152,10 +152,7 @@ def test_time_summary(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 def plot_test_time(csv_path: str | Path, png_path: str | Path) -> Path:
     """Fig. 8 from the CSV: bars of goal achievement / optimal-path rate per test-time N."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
     import numpy as np
 
     rows = read_csv(csv_path)

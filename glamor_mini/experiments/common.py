@@ -256,10 +256,7 @@ def plot_curves(
 ) -> Path:
     """Mean +- std over seeds of `metric` vs agent steps, one line per setting, read from the CSV
     that `curve_rows` produced. `floor` draws a dashed reference line (e.g. a random policy)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     rows = read_csv(csv_path)
     stats = group_mean(rows, ("setting", "agent_steps"), (metric,))

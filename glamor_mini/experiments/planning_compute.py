@@ -82,10 +82,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") -> Path:
     """Fig. 3a from the CSV: top row 'goal reached', bottom row 'reached by a shortest path'."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     import gridworld
 

@@ -91,10 +91,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") -> Path:
     """Bars of goal achievement per termination strategy, and the per-goal heatmaps."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     import gridworld
 
