@@ -416,6 +416,7 @@ class Trainer:
             total=cfg.total_steps,
             initial=min(self.agent_steps, cfg.total_steps),
             disable=not cfg.progress,
+            mininterval=1.0,
             desc="GLAMOR",
             unit="step",
             dynamic_ncols=True,
