@@ -142,26 +142,8 @@ def test_config_rejects_unknown_gcsl_act():
 
 
 # ------------------------------------------------------------------ learning through train()
-TINY = "#####\n#...#\n#.S.#\n#...#\n#####\n"  # 3x3 free cells, start in the centre
-
-
-def test_gcsl_learns_the_tiny_grid(tmp_path):
-    layout = tmp_path / "tiny.txt"
-    layout.write_text(TINY)
-    cfg = make_config(
-        "debug",
-        algo="gcsl",
-        layout=str(layout),
-        horizon=4,
-        total_steps=6000,
-        learning_starts=500,
-        eps_steps=3000,
-        replay_ratio=16.0,
-        batch_size=64,
-        buffer_size=5000,
-        eval_episodes=3,
-        torch_threads=1,
-    )
+def test_gcsl_learns_the_tiny_grid(tiny_grid_config, tmp_path):
+    cfg = tiny_grid_config(algo="gcsl", torch_threads=1)
     result = train(cfg, tmp_path / "run")
     assert result.eval.goal_achievement >= 0.9
     assert result.eval.early_stop_rate == 0.0  # GCSL acts until T

@@ -11,34 +11,14 @@ import torch
 from glamor_mini.config import make_config
 from glamor_mini.train import CheckpointError, train
 
-TINY = "#####\n#...#\n#.S.#\n#...#\n#####\n"  # 3x3 free cells, start in the centre
-
-
-@pytest.fixture
-def tiny_layout(tmp_path):
-    path = tmp_path / "tiny.txt"
-    path.write_text(TINY)
-    return str(path)
-
 
 def read_rows(path):
     with open(path) as fh:
         return list(csv.DictReader(fh))
 
 
-def test_tiny_grid_learns_to_reach_90_percent(tiny_layout, tmp_path):
-    cfg = make_config(
-        "debug",
-        layout=tiny_layout,
-        horizon=4,
-        total_steps=6000,
-        learning_starts=500,
-        eps_steps=3000,
-        replay_ratio=16.0,
-        batch_size=64,
-        buffer_size=5000,
-        eval_episodes=3,
-    )
+def test_tiny_grid_learns_to_reach_90_percent(tiny_grid_config, tmp_path):
+    cfg = tiny_grid_config()
     result = train(cfg, tmp_path / "run")
     assert result.eval.goal_achievement >= 0.9
     assert result.eval.optimal_path_rate >= 0.8
