@@ -82,13 +82,21 @@ def time_call(
 
 
 def time_interleaved(
-    fns: Sequence[Callable[[], Any]], device: torch.device, repeats: int, warmup: int = 1
+    fns: Sequence[Callable[[], Any]],
+    device: torch.device,
+    repeats: int,
+    warmup: int = 1,
+    stat: str = "median",
 ) -> tuple[list[float], list[Any]]:
-    """Median seconds per call of each function, timed in turns (f0, f1, .., f0, f1, ..) so that
-    a transient slowdown of a shared machine falls on all of them alike.
+    """Seconds per call of each function, timed in turns (f0, f1, .., f0, f1, ..) so that a
+    transient slowdown of a shared machine falls on all of them alike.
 
-    Returns (median seconds per function, each function's last result).
+    stat: "median" of the repeats, or "min" (the least disturbed block of each: the steadiest
+    estimate of a CPU-bound cost on a busy machine, as `timeit` recommends).
+    Returns (seconds per function, each function's last result).
     """
+    if stat not in ("median", "min"):
+        raise ValueError(f"stat={stat!r}: expected 'median' or 'min'")
     results: list[Any] = [None] * len(fns)
     for _ in range(warmup):
         for j, fn in enumerate(fns):
@@ -101,7 +109,8 @@ def time_interleaved(
             results[j] = fn()
             sync(device)
             times[j].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times], results
+    agg = statistics.median if stat == "median" else min
+    return [agg(t) for t in times], results
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
