@@ -1,9 +1,14 @@
 """The floor any learner must beat: a uniform-random policy's goal achievement on a suite's fixed
 evaluation goals (paper §4.4 protocol), over several seeds.
 
+    --policy random   uniform-random actions for T steps, judged at t = T (the default)
+    --policy stop     end every episode at t = 0: the goal is judged on the start state
+    --policy both     both columns (a learner should beat the larger)
+
     python -m glamor_mini.floor --preset gridworld --seeds 0 1 2
     python -m glamor_mini.floor --preset atari --over game --values Pong MsPacman --seeds 0 1 2
     python -m glamor_mini.floor --preset dmc --over task --values cartpole/balance --csv out.csv
+    python -m glamor_mini.floor --preset atari --set game=Riverraid --policy both
 
 Each (value, seed) builds the task from the preset (eval goals are built, or loaded when saved),
 runs one uniform-random episode per goal (judged at t = T) and reports the achievement rate; the
@@ -24,22 +29,30 @@ from tqdm import tqdm
 from glamor_mini.config import ConfigError, make_config
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import evaluate
-from glamor_mini.policies import UniformRandomPolicy
+from glamor_mini.policies import StopPolicy, UniformRandomPolicy
+
+FLOOR_POLICIES = {"random": UniformRandomPolicy, "stop": StopPolicy}
 
 
 def random_floor(
-    preset: str, seeds: list[int], episodes_per_goal: int = 1, **overrides
+    preset: str,
+    seeds: list[int],
+    episodes_per_goal: int = 1,
+    policy: str = "random",
+    **overrides,
 ) -> list[float]:
-    """Goal achievement of a uniform-random policy, one number per seed."""
+    """Goal achievement of a floor policy ('random' or 'stop'), one number per seed."""
+    if policy not in FLOOR_POLICIES:
+        raise ValueError(f"policy={policy!r}: expected one of {', '.join(FLOOR_POLICIES)}")
     rates = []
     for seed in seeds:
         cfg = make_config(preset, seed=seed, **overrides)
         task = make_task(cfg)
         if hasattr(task, "without_pixels"):  # the random policy ignores pixels: skip rendering
             task = task.without_pixels()
-        policy = UniformRandomPolicy(task.n_actions, seed=seed + 1000)
+        actor = FLOOR_POLICIES[policy](task.n_actions, seed=seed + 1000)
         res = evaluate(
-            task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=policy
+            task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=actor
         )
         rates.append(res.goal_achievement)
     return rates
@@ -79,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--values", nargs="*", default=[], help="values of --over")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--episodes_per_goal", type=int, default=1)
+    p.add_argument(
+        "--policy",
+        choices=["random", "stop", "both"],
+        default="random",
+        help="random: uniform actions for T steps; stop: end at t = 0; both: two columns",
+    )
     p.add_argument("--csv", default=None, help="also write the table to this CSV file")
     p.add_argument(
         "--set",
@@ -89,29 +108,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     values = args.values if args.over else [None]
+    policies = ["random", "stop"] if args.policy == "both" else [args.policy]
     rows = []
     try:
         extra = _parse_overrides(args.set)
         for v in tqdm(values, desc="floor", disable=len(values) < 2):
             over = {**extra, args.over: v} if args.over else dict(extra)
-            rates = random_floor(args.preset, args.seeds, args.episodes_per_goal, **over)
-            rows.append(
-                {
-                    "value": v if v is not None else args.preset,
-                    "mean": float(np.mean(rates)),
-                    "std": float(np.std(rates)),
-                    "seeds": " ".join(f"{r:.3f}" for r in rates),
-                }
-            )
-            r = rows[-1]
-            print(f"{r['value']:<24} {r['mean']:.3f} ({r['std']:.3f})   seeds: {r['seeds']}")
+            for pol in policies:
+                rates = random_floor(
+                    args.preset, args.seeds, args.episodes_per_goal, policy=pol, **over
+                )
+                rows.append(
+                    {
+                        "value": v if v is not None else args.preset,
+                        "policy": pol,
+                        "mean": float(np.mean(rates)),
+                        "std": float(np.std(rates)),
+                        "seeds": " ".join(f"{r:.3f}" for r in rates),
+                    }
+                )
+                r = rows[-1]
+                print(
+                    f"{r['value']:<24} {pol:<7} {r['mean']:.3f} ({r['std']:.3f})"
+                    f"   seeds: {r['seeds']}"
+                )
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(args.csv, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["value", "mean", "std", "seeds"])
+            w = csv.DictWriter(fh, fieldnames=["value", "policy", "mean", "std", "seeds"])
             w.writeheader()
             w.writerows(rows)
     return 0

@@ -42,6 +42,21 @@ class UniformRandomPolicy:
         return a, torch.zeros(b, dtype=torch.bool)
 
 
+class StopPolicy:
+    """Ends every episode at once (the plan [END] at t = 0): the goal is judged on the start
+    state. A second floor besides the random one: in games whose start states resemble many goals
+    (the paddles of Pong, the plane of Riverraid), "do nothing" already scores."""
+
+    def __init__(self, n_actions: int, seed: int = 0):
+        self.n_actions = n_actions
+
+    def act(
+        self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        b = len(slots)
+        return torch.zeros(b, dtype=torch.long), torch.ones(b, dtype=torch.bool)
+
+
 class ClosedLoopPolicy:
     """Model-predictive control: replan at every step, execute the first action of the best plan;
     stop when the best plan is [END] (early termination, only possible with termination='early')."""

@@ -106,12 +106,16 @@ class Agent:
     collect_policy: acts while collecting (wrapped in epsilon-greedy by the trainer).
     make_eval_policy: seed -> the policy used for evaluation.
     generators: torch generators whose states go into checkpoints.
+    name: shown on the progress bar and written to eval.json.
+    acting: how the agent acts (planner settings, policy mode), written to eval.json.
     """
 
     model: nn.Module
     collect_policy: object
     make_eval_policy: Callable[[int], object]
     generators: dict[str, torch.Generator] = field(default_factory=dict)
+    name: str = "GLAMOR"
+    acting: dict = field(default_factory=dict)
 
 
 def build_glamor(cfg: Config, task, device: torch.device) -> Agent:
@@ -132,7 +136,11 @@ def build_glamor(cfg: Config, task, device: torch.device) -> Agent:
         eval_gen = torch.Generator(device=device).manual_seed(seed)
         return ClosedLoopPolicy(model, planner_settings(cfg), eval_gen)
 
-    return Agent(model, collect, make_eval_policy, {"planner": gen})
+    acting = {
+        "planner": vars(planner_settings(cfg)),
+        "collect_planner": vars(planner_settings(cfg, collect=True)),
+    }
+    return Agent(model, collect, make_eval_policy, {"planner": gen}, "GLAMOR", acting)
 
 
 ALGOS: dict[str, str] = {
@@ -417,7 +425,7 @@ class Trainer:
             initial=min(self.agent_steps, cfg.total_steps),
             disable=not cfg.progress,
             mininterval=1.0,
-            desc="GLAMOR",
+            desc=self.agent.name,
             unit="step",
             dynamic_ncols=True,
         )
@@ -478,7 +486,8 @@ class Trainer:
             "updates": self.updates,
             "wall_seconds": round(self.wall_seconds, 2),
             "env": self.task.name,
-            "planner": vars(planner_settings(self.cfg)),
+            "algo": self.agent.name,
+            **self.agent.acting,
             "per_goal": result.per_goal,
         }
         atomic_write_text(self.run_dir / "eval.json", json.dumps(out, indent=2) + "\n")

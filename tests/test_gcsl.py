@@ -4,6 +4,7 @@ model and loss, and GCSL learning a tiny grid through Algorithm 1's loop."""
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -160,6 +161,9 @@ def test_cli_trains_and_evaluates_gcsl(tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["debug", "--algo", "gcsl", "--gcsl_act", "sample", "--out", str(out)]) == 0
     assert (out / "eval.json").is_file() and '"goal_achievement"' in capsys.readouterr().out
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["algo"] == "GCSL" and ev["policy"]["act"] == "sample"
+    assert "planner" not in ev  # GCSL does not plan: no planner settings to mislead a reader
     with pytest.raises(SystemExit):  # argparse error naming the accepted values
         main(["debug", "--algo", "gcsl", "--gcsl_act", "softmax"])
     assert "gcsl_act='softmax' is not accepted" in capsys.readouterr().err

@@ -28,6 +28,7 @@ def test_tiny_grid_learns_to_reach_90_percent(tiny_grid_config, tmp_path):
     ev = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert ev["agent_steps"] == 6000 and len(ev["per_goal"]) == 9
     assert {"goal_achievement", "optimal_path_rate", "wall_seconds"} <= set(ev)
+    assert ev["algo"] == "GLAMOR" and ev["planner"]["n_candidates"] == cfg.n_candidates
 
 
 def _strip(rows):

@@ -199,7 +199,8 @@ def build_gcsl(cfg, task, device: torch.device):
     def make_eval_policy(seed: int) -> GCSLPolicy:
         return GCSLPolicy(model, cfg.gcsl_act, torch.Generator(device=device).manual_seed(seed))
 
-    return Agent(model, collect, make_eval_policy, {"gcsl_policy": gen})
+    acting = {"policy": {"act": cfg.gcsl_act, "conditioned_on": "goal and h = T - t"}}
+    return Agent(model, collect, make_eval_policy, {"gcsl_policy": gen}, "GCSL", acting)
 
 
 __all__ = [

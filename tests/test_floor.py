@@ -1,0 +1,52 @@
+"""The floor table (`python -m glamor_mini.floor`): random and stop-at-t=0 policies."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from glamor_mini.config import make_config
+from glamor_mini.envs import make_task
+from glamor_mini.floor import main, random_floor
+
+
+def test_stop_floor_is_the_start_state_judged_against_each_goal(tiny_layout):
+    """'stop' ends every episode at t = 0, so its rate is exactly the share of evaluation goals
+    that the start state already satisfies (computed here from the env, not the evaluator)."""
+    for seed in (0, 1):
+        task = make_task(make_config("debug", layout=tiny_layout, horizon=4, seed=seed))
+        goals = task.eval_goals(seed)
+        starts = np.stack(
+            [task.make_env().reset(seed=int(seed * 10_007 + i))[1] for i in range(len(goals))]
+        )
+        expected = float(task.achieved(starts, goals.labels).mean())
+        got = random_floor("debug", [seed], policy="stop", layout=tiny_layout, horizon=4)
+        assert got == [pytest.approx(expected)]
+
+
+def test_random_floor_is_seeded(tiny_layout):
+    kw = dict(layout=tiny_layout, horizon=4)
+    a = random_floor("debug", [0, 1], **kw)
+    assert a == random_floor("debug", [0, 1], **kw)
+    assert all(0.0 <= r <= 1.0 for r in a)
+
+
+def test_cli_both_policies_to_csv(tmp_path, tiny_layout, capsys):
+    out = tmp_path / "floor.csv"
+    rc = main(
+        ["--preset", "debug", "--seeds", "0", "--policy", "both", "--csv", str(out)]
+        + ["--set", f"layout={tiny_layout}", "horizon=4"]
+    )
+    assert rc == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["policy"] for r in rows] == ["random", "stop"]
+    assert "stop" in capsys.readouterr().out
+
+
+def test_unknown_floor_policy_is_a_clear_error():
+    with pytest.raises(ValueError, match="expected one of random, stop"):
+        random_floor("debug", [0], policy="greedy")
+    with pytest.raises(SystemExit):
+        main(["--policy", "greedy"])
