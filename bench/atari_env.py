@@ -20,7 +20,7 @@ number to read. Where the time goes (ale-py 0.12, 2-core CPU, Pong): emulating 4
 max-pool); max-pool + resize + RAM labels ~6 us. So ~0.90 is the ceiling of this ratio for any
 wrapper that pools the last two frames.
 
-Usage:  python bench/atari_env.py [--games Pong MsPacman Seaquest] [--steps 2000] [--quick]
+Usage:  python bench/atari_env.py [--games Pong MsPacman Seaquest] [--steps 1000] [--quick]
 """
 
 from __future__ import annotations
