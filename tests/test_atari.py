@@ -72,6 +72,29 @@ def test_preprocessing_shapes_dtypes_and_life_loss():
     assert env.ale.lives() == lives, "every reset starts a new game"
 
 
+def test_frame_is_the_max_of_the_last_two_raw_frames_halved():
+    """Our step == the paper's preprocessing written out by hand on a twin emulator: 4 raw frames
+    of the same action, pixel-wise max of frames 3 and 4, rows 1..208, 2x2 mean (to +-1 for
+    cv2's rounding), RAM labels of the same state."""
+    env, twin = AtariSuiteEnv("Seaquest", sticky=0.0), AtariSuiteEnv("Seaquest", sticky=0.0)
+    env.reset(seed=5)
+    twin.reset(seed=5)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        a = int(rng.integers(env.n_actions))
+        frame, labels, _ = env.step(a)
+        raw = []
+        for _ in range(4):
+            twin.ale.act(twin.action_set[a])
+            raw.append(twin.ale.getScreenGrayscale().astype(np.float64))
+        pooled = np.maximum(raw[2], raw[3])[1:209]
+        expected = pooled.reshape(104, 2, 80, 2).mean(axis=(1, 3))
+        assert np.abs(frame[0] - expected).max() <= 1.0
+        ram = twin.ale.getRAM()
+        idx = list(ATARI_LABELS["Seaquest"].ram_index)
+        assert np.array_equal(labels, ram[idx].astype(np.float32))
+
+
 def test_pong_player_y_moves_the_right_way():
     env = AtariSuiteEnv("Pong", sticky=0.0, noop_max=0)
     ys = {}
