@@ -84,6 +84,12 @@ class EvalResult:
     per_goal: list[dict] = field(default_factory=list)
     per_label: dict[str, float] | None = None
     """Rate at which each label alone met the rule (suites with `per_label_achieved`)."""
+    start_achieved_rate: float | None = None
+    """Share of episodes whose START state already met the goal: what a policy that ends every
+    episode at t = 0 scores (`python -m glamor_mini.floor --policy stop`)."""
+    achievement_beyond_start: float | None = None
+    """Goal achievement over the episodes whose start state did NOT meet the goal (None when
+    there are none): the part of `goal_achievement` that stopping at once cannot earn."""
     final_frames: np.ndarray | None = field(default=None, repr=False)
     """(episodes, c, H, W) the last frame of each episode (not saved to eval.json)."""
     achieved: np.ndarray | None = field(default=None, repr=False)
@@ -131,6 +137,7 @@ def evaluate(
         if model is not None:
             model.train(was_training)
     ok = task.achieved(ep.final_labels, goals_rep.labels)
+    at_start = task.achieved(ep.start_labels, goals_rep.labels)
     per_label = None
     per_label_fn = getattr(task, "per_label_achieved", None)
     if per_label_fn is not None:
@@ -149,6 +156,7 @@ def evaluate(
             "labels": goals.labels[g].tolist(),
             "achieved": float(ok[rows].mean()),
             "mean_steps": float(ep.steps[rows].mean()),
+            "met_at_start": float(at_start[rows].mean()),
         }
         if optimal is not None:
             row["optimal"] = float(optimal[rows].mean())
@@ -164,6 +172,8 @@ def evaluate(
         episodes=len(rep),
         per_goal=per_goal,
         per_label=per_label,
+        start_achieved_rate=float(at_start.mean()),
+        achievement_beyond_start=float(ok[~at_start].mean()) if (~at_start).any() else None,
         final_frames=ep.final_frames,
         achieved=ok,
     )

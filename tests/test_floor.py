@@ -50,3 +50,21 @@ def test_unknown_floor_policy_is_a_clear_error():
         random_floor("debug", [0], policy="greedy")
     with pytest.raises(SystemExit):
         main(["--policy", "greedy"])
+
+
+def test_eval_splits_achievement_at_start_from_beyond_start(tiny_layout):
+    """start_achieved_rate is what stopping at once earns; achievement_beyond_start is the rest."""
+    from glamor_mini.evaluate import evaluate
+    from glamor_mini.policies import StopPolicy, UniformRandomPolicy
+
+    task = make_task(make_config("debug", layout=tiny_layout, horizon=4, seed=0))
+    goals = task.eval_goals(0)
+    stop = evaluate(task, None, None, goals, policy=StopPolicy(task.n_actions))
+    assert stop.start_achieved_rate == pytest.approx(stop.goal_achievement)
+    assert stop.start_achieved_rate > 0  # the start cell is one of the 9 goals
+    assert stop.achievement_beyond_start == 0.0
+    rnd = evaluate(task, None, None, goals, 3, policy=UniformRandomPolicy(task.n_actions, 1))
+    at_start = np.array([g["met_at_start"] for g in rnd.per_goal])
+    hit = np.array([g["achieved"] for g in rnd.per_goal])
+    assert rnd.start_achieved_rate == pytest.approx(at_start.mean())
+    assert rnd.achievement_beyond_start == pytest.approx(hit[at_start == 0].mean())
