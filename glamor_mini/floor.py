@@ -5,6 +5,9 @@ evaluation goals (paper §4.4 protocol), over several seeds.
     --policy stop     end every episode at t = 0: the goal is judged on the start state
     --policy both     both columns (a learner should beat the larger)
 
+Each row also gives "beyond start": the achievement over the episodes whose start state did not
+already meet the goal (stopping at once earns none of these).
+
     python -m glamor_mini.floor --preset gridworld --seeds 0 1 2
     python -m glamor_mini.floor --preset atari --over game --values Pong MsPacman --seeds 0 1 2
     python -m glamor_mini.floor --preset dmc --over task --values cartpole/balance --csv out.csv
@@ -28,7 +31,7 @@ from tqdm import tqdm
 
 from glamor_mini.config import ConfigError, make_config
 from glamor_mini.envs import make_task
-from glamor_mini.evaluate import evaluate
+from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
 
 FLOOR_POLICIES = {"random": UniformRandomPolicy, "stop": StopPolicy}
@@ -42,9 +45,21 @@ def random_floor(
     **overrides,
 ) -> list[float]:
     """Goal achievement of a floor policy ('random' or 'stop'), one number per seed."""
+    results = floor_results(preset, seeds, episodes_per_goal, policy, **overrides)
+    return [r.goal_achievement for r in results]
+
+
+def floor_results(
+    preset: str,
+    seeds: list[int],
+    episodes_per_goal: int = 1,
+    policy: str = "random",
+    **overrides,
+) -> list[EvalResult]:
+    """The full evaluation of a floor policy ('random' or 'stop'), one result per seed."""
     if policy not in FLOOR_POLICIES:
         raise ValueError(f"policy={policy!r}: expected one of {', '.join(FLOOR_POLICIES)}")
-    rates = []
+    results = []
     for seed in seeds:
         cfg = make_config(preset, seed=seed, **overrides)
         task = make_task(cfg)
@@ -54,8 +69,8 @@ def random_floor(
         res = evaluate(
             task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=actor
         )
-        rates.append(res.goal_achievement)
-    return rates
+        results.append(res)
+    return results
 
 
 def _parse_overrides(items: list[str]) -> dict:
@@ -115,9 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         for v in tqdm(values, desc="floor", disable=len(values) < 2):
             over = {**extra, args.over: v} if args.over else dict(extra)
             for pol in policies:
-                rates = random_floor(
+                res = floor_results(
                     args.preset, args.seeds, args.episodes_per_goal, policy=pol, **over
                 )
+                rates = [r.goal_achievement for r in res]
+                beyond = [r.achievement_beyond_start for r in res]
+                beyond = [b for b in beyond if b is not None]
                 rows.append(
                     {
                         "value": v if v is not None else args.preset,
@@ -125,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                         "mean": float(np.mean(rates)),
                         "std": float(np.std(rates)),
                         "seeds": " ".join(f"{r:.3f}" for r in rates),
+                        "beyond_start": float(np.mean(beyond)) if beyond else float("nan"),
                     }
                 )
                 r = rows[-1]
                 print(
                     f"{r['value']:<24} {pol:<7} {r['mean']:.3f} ({r['std']:.3f})"
-                    f"   seeds: {r['seeds']}"
+                    f"   seeds: {r['seeds']}   beyond start: {r['beyond_start']:.3f}"
                 )
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -138,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(args.csv, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["value", "policy", "mean", "std", "seeds"])
+            w = csv.DictWriter(
+                fh, fieldnames=["value", "policy", "mean", "std", "seeds", "beyond_start"]
+            )
             w.writeheader()
             w.writerows(rows)
     return 0
