@@ -140,6 +140,32 @@ def test_curves_come_from_progress_csv(sweep_root, tmp_path):
     assert png.stat().st_size > 1000
 
 
+def test_run_curves_cli_reads_run_dirs_and_draws_floors(sweep_root, tmp_path, capsys):
+    from glamor_mini.experiments.curves import main as curves_main
+    from glamor_mini.experiments.curves import run_curve_rows
+
+    root, specs = sweep_root
+    dirs = [root / s.name for s in specs]
+    rows = run_curve_rows(dirs)
+    assert [(r["run"], r["seed"], r["agent_steps"]) for r in rows] == [
+        ("s-seed0", 0, 120),
+        ("s-seed0", 0, 240),
+        ("s-seed1", 1, 120),
+        ("s-seed1", 1, 240),
+    ]
+    ev = json.loads((dirs[0] / "eval.json").read_text())
+    assert rows[1]["goal_achievement"] == pytest.approx(ev["goal_achievement"])
+    out = tmp_path / "fig" / "curve"
+    argv = [*map(str, dirs), "--floor", "random=0.1", "--floor", "stop=0.3", "--out", str(out)]
+    assert curves_main(argv) == 0
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert curves_main([str(tmp_path), "--out", str(out)]) == 2  # not a run dir
+    assert "not a run directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        curves_main([str(dirs[0]), "--floor", "random", "--out", str(out)])
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
 def test_planning_compute_table_and_heatmaps(sweep_root, tmp_path):
     root, _ = sweep_root
     rows = planning_compute.evaluate_budgets(root / "s-seed0", (1, 3), 2, progress=False)
