@@ -74,7 +74,10 @@ CSV_COLUMNS = [
     "eval_goal_achievement",
     "eval_optimal_path_rate",
     "eval_mean_extra_steps",
+    "eval_beyond_start",
 ]
+"""progress.csv's columns. A run resumed from an older version gets its file rewritten with these
+(the missing columns left empty)."""
 
 
 class CheckpointError(RuntimeError):
@@ -244,16 +247,19 @@ class Trainer:
         cfg.save(cfg_path)
 
     def _truncate_progress(self) -> None:
-        """Drop progress rows logged after the checkpoint we resume from."""
+        """Drop progress rows logged after the checkpoint we resume from; bring an older file's
+        header up to CSV_COLUMNS so that appended rows line up."""
         path = self.run_dir / "progress.csv"
         if not path.exists():
             return
         with path.open() as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
         keep = [r for r in rows if int(float(r["agent_steps"])) <= self.agent_steps]
-        if len(keep) != len(rows):
+        if len(keep) != len(rows) or header != CSV_COLUMNS:
             lines = [",".join(CSV_COLUMNS)] + [
-                ",".join(r.get(c, "") for c in CSV_COLUMNS) for r in keep
+                ",".join(r.get(c) or "" for c in CSV_COLUMNS) for r in keep
             ]
             atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -386,6 +392,8 @@ class Trainer:
                 row["eval_optimal_path_rate"] = eval_result.optimal_path_rate
             if eval_result.mean_extra_steps is not None:
                 row["eval_mean_extra_steps"] = round(eval_result.mean_extra_steps, 3)
+            if eval_result.achievement_beyond_start is not None:
+                row["eval_beyond_start"] = round(eval_result.achievement_beyond_start, 4)
         path = self.run_dir / "progress.csv"
         new = not path.exists()
         with path.open("a", newline="") as fh:

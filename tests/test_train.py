@@ -83,6 +83,28 @@ def test_crash_then_resume_continues_from_checkpoint(tmp_path):
     assert json.loads((out / "eval.json").read_text())["agent_steps"] == 1600
 
 
+def test_resuming_a_run_with_an_older_progress_header_keeps_columns_aligned(tmp_path):
+    from glamor_mini.train import CSV_COLUMNS
+
+    out = tmp_path / "run"
+    train(make_config("debug", total_steps=800, log_every=400, eval_every=400), out)
+    path = out / "progress.csv"
+    old = [c for c in CSV_COLUMNS if c != "eval_beyond_start"]  # the header before this column
+    rows = read_rows(path)
+    assert rows[-1]["eval_beyond_start"] != ""  # evaluation rows carry it
+    path.write_text("\n".join([",".join(old)] + [",".join(r[c] for c in old) for r in rows]) + "\n")
+    train(make_config("debug", total_steps=1200, log_every=400, eval_every=400), out)
+    with path.open() as fh:
+        reader = csv.DictReader(fh)
+        new_rows = list(reader)
+    assert reader.fieldnames == CSV_COLUMNS
+    assert [int(r["agent_steps"]) for r in new_rows] == [400, 800, 1200]
+    assert all(None not in r and float(r["loss"]) > 0 for r in new_rows[1:])
+    assert new_rows[1]["eval_goal_achievement"] == rows[1]["eval_goal_achievement"]
+    assert new_rows[1]["eval_beyond_start"] == ""  # written under the old header
+    assert 0.0 <= float(new_rows[-1]["eval_beyond_start"]) <= 1.0
+
+
 def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
     cfg = make_config("debug", total_steps=1600, checkpoint_every=0)
     out = tmp_path / "run"
