@@ -14,8 +14,8 @@ already meet the goal (stopping at once earns none of these).
     python -m glamor_mini.floor --preset atari --set game=Riverraid --policy both
 
 Each (value, seed) builds the task from the preset (eval goals are built, or loaded when saved),
-runs one uniform-random episode per goal (judged at t = T) and reports the achievement rate; the
-table gives mean and std over seeds.
+runs the floor policy for `--episodes_per_goal` episodes per goal and reports the achievement
+rate; the table gives mean and std over seeds.
 """
 
 from __future__ import annotations
