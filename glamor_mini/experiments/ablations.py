@@ -38,6 +38,7 @@ from glamor_mini.experiments.common import (
     plot_curves,
     read_csv,
     run_sweep,
+    save_figure,
     write_csv,
 )
 
@@ -171,11 +172,7 @@ def plot_test_time(csv_path: str | Path, png_path: str | Path) -> Path:
     ax.set_title("Test-time planning (Fig. 8), same models")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path)
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -279,10 +279,22 @@ def plot_curves(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    return save_figure(fig, png_path)
+
+
+def save_figure(fig, png_path: str | Path, dpi: int = 110) -> Path:
+    """Write a pyplot figure atomically (a half-written PNG never replaces a good one), close it."""
+    import matplotlib.pyplot as plt
+
     png_path = Path(png_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
+    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        tmp.replace(png_path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return png_path
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.experiments.common import read_csv, write_csv
+from glamor_mini.experiments.common import read_csv, save_figure, write_csv
 
 
 def run_curve_rows(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -78,13 +78,7 @@ def plot_run_curves(
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(png_path)
-    return png_path
+    return save_figure(fig, png_path)
 
 
 def _parse_floor(text: str) -> tuple[str, float]:

@@ -32,6 +32,7 @@ from glamor_mini.experiments.common import (
     per_goal_rows,
     read_csv,
     run_sweep,
+    save_figure,
     write_csv,
 )
 
@@ -113,11 +114,7 @@ def plot(csv_path: str | Path, png_path: str | Path) -> Path:
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path)
 
 
 def run(

@@ -26,6 +26,7 @@ from glamor_mini.experiments.common import (
     per_goal_rows,
     read_csv,
     run_sweep,
+    save_figure,
     write_csv,
 )
 
@@ -108,11 +109,7 @@ def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") 
         axes[1, 0].set_ylabel("by a shortest path")
     fig.suptitle("Planning compute (paper Fig. 3a): rate per goal cell; brighter = higher")
     fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path)
 
 
 def run(

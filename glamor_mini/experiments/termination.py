@@ -33,6 +33,7 @@ from glamor_mini.experiments.common import (
     per_goal_rows,
     read_csv,
     run_sweep,
+    save_figure,
     write_csv,
 )
 
@@ -116,11 +117,7 @@ def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") 
         ax.plot(*lay.start, marker="*", color="white", markersize=10)
     fig.suptitle("Termination (paper Fig. 3b) on the 7x7 grid with a 'stay' action")
     fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path)
 
 
 def run(
