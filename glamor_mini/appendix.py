@@ -216,7 +216,7 @@ class DieRecorder:
         last = self.steps[-1] if self.steps else -1
         if trainer.agent_steps // self.every <= last // self.every:
             return
-        from glamor_mini.train import planner_settings
+        from glamor_mini.planner import PlannerSettings
 
         model, task = trainer.model, trainer.task
         was = model.training
@@ -225,7 +225,7 @@ class DieRecorder:
             row = {"policy": gcsl_table(model, task)}
         else:
             row = glamor_tables(model, task, trainer.cfg.gamma, trainer.cfg.clip_p_actions)
-            settings = planner_settings(trainer.cfg)
+            settings = PlannerSettings.from_config(trainer.cfg)
             row["choice"] = planner_choices(model, task, settings, seed=len(self.steps))
         model.train(was)
         self.steps.append(trainer.agent_steps)

@@ -65,6 +65,23 @@ class PlannerSettings:
         if self.termination not in TERMINATIONS:
             raise ValueError(f"termination={self.termination!r}; choose one of {TERMINATIONS}")
 
+    @classmethod
+    def from_config(cls, cfg, collect: bool = False) -> PlannerSettings:
+        """The evaluation planner a Config describes, or (collect=True) the collection planner
+        (always guided with END allowed; Fig. 6's ablations change its N and prior)."""
+        if collect:
+            return cls(
+                cfg.collect_n_candidates or cfg.n_candidates,
+                cfg.gamma,
+                cfg.clip_p_actions,
+                "guided",
+                "early",
+                use_prior=cfg.collect_prior,
+            )
+        return cls(
+            cfg.n_candidates, cfg.gamma, cfg.clip_p_actions, cfg.planner_mode, cfg.termination
+        )
+
     @property
     def prior_used(self) -> bool:
         return self.use_prior and self.mode != "no_prior"

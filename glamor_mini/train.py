@@ -85,19 +85,8 @@ class CheckpointError(RuntimeError):
 
 
 def planner_settings(cfg: Config, collect: bool = False) -> PlannerSettings:
-    """The evaluation planner, or (collect=True) the collection planner of Fig. 6's ablations."""
-    if collect:
-        return PlannerSettings(
-            cfg.collect_n_candidates or cfg.n_candidates,
-            cfg.gamma,
-            cfg.clip_p_actions,
-            "guided",
-            "early",
-            use_prior=cfg.collect_prior,
-        )
-    return PlannerSettings(
-        cfg.n_candidates, cfg.gamma, cfg.clip_p_actions, cfg.planner_mode, cfg.termination
-    )
+    """Deprecated alias of `PlannerSettings.from_config`."""
+    return PlannerSettings.from_config(cfg, collect)
 
 
 @dataclass

@@ -10,7 +10,8 @@ from glamor_mini.appendix import planner_choices
 from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
 from glamor_mini.envs.die import FAIR, LOADED, DieTask, LoadedDieEnv, loaded_probs, outcome_probs
-from glamor_mini.train import planner_settings, train
+from glamor_mini.planner import PlannerSettings
+from glamor_mini.train import train
 
 
 def test_outcome_probs_of_the_paper_die_and_parameterised_dice():
@@ -96,7 +97,7 @@ def _train_die(tmp_path, name, **overrides):
         "die", total_steps=6000, eval_episodes=30, torch_threads=1, seed=0, **overrides
     )
     result = train(cfg, tmp_path / name)
-    choice = planner_choices(result.model, make_task(cfg), planner_settings(cfg))
+    choice = planner_choices(result.model, make_task(cfg), PlannerSettings.from_config(cfg))
     return result, choice
 
 

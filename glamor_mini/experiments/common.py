@@ -305,12 +305,12 @@ def full_scale_command(experiment: str) -> str:
 
 # ---------------------------------------------------------------------- planners on one model
 def planner_for(cfg: Config, **changes: Any):
-    """The run's evaluation planner (train.planner_settings) with some settings changed."""
+    """The run's evaluation planner (`PlannerSettings.from_config`) with some settings changed."""
     import dataclasses
 
-    from glamor_mini.train import planner_settings
+    from glamor_mini.planner import PlannerSettings
 
-    return dataclasses.replace(planner_settings(cfg), **changes)
+    return dataclasses.replace(PlannerSettings.from_config(cfg), **changes)
 
 
 def per_goal_rows(
