@@ -80,13 +80,19 @@ class ReplayBuffer:
         self.actions = torch.full((self.capacity,), -1, dtype=torch.int16)
         self.to_start = torch.zeros(self.capacity, dtype=torch.int16)  # t - first frame
         self.to_end = torch.zeros(self.capacity, dtype=torch.int16)  # final frame - t
+        self.goal_idx = torch.full((self.capacity,), -1, dtype=torch.int32)
+        """Per slot: index (in the training goal set) of the goal the trajectory was collected
+        toward, -1 when unknown. GLAMOR and GCSL relabel and never read it; DISCERN does."""
         self.total = 0  # frames ever written (absolute write position)
         self._starts: deque[int] = deque()  # absolute start of every trajectory in the ring
         self.generator = torch.Generator().manual_seed(seed)
 
     # ---------------------------------------------------------------------------------- writing
-    def add_trajectory(self, frames: np.ndarray | Tensor, actions: np.ndarray | Tensor) -> None:
-        """frames: (L+1, c, H, W) uint8, s_0 .. s_L; actions: (L,) ints a_0 .. a_{L-1}."""
+    def add_trajectory(
+        self, frames: np.ndarray | Tensor, actions: np.ndarray | Tensor, goal: int = -1
+    ) -> None:
+        """frames: (L+1, c, H, W) uint8, s_0 .. s_L; actions: (L,) ints a_0 .. a_{L-1};
+        goal: index of the commanded training goal (-1: unknown)."""
         frames = torch.as_tensor(frames)
         actions = torch.as_tensor(actions).reshape(-1)
         n = frames.shape[0]
@@ -109,6 +115,7 @@ class ReplayBuffer:
         ar = torch.arange(n, dtype=torch.int16)
         self.to_start[slots] = ar
         self.to_end[slots] = (n - 1) - ar
+        self.goal_idx[slots] = int(goal)
         self._starts.append(self.total)
         self.total += n
         while self._starts and self._starts[0] < self.total - self.capacity:
@@ -141,6 +148,44 @@ class ReplayBuffer:
         than advanced indexing for 104x80 frames)."""
         flat = self.frames.view(self.capacity, -1).index_select(0, slots.reshape(-1))
         return flat.view(*slots.shape, *self.frame_shape)
+
+    def sample_positions(self, batch_size: int, with_action: bool = False) -> Tensor:
+        """(B,) absolute positions, uniform over the stored frames of intact trajectories
+        (with_action=True: only frames followed by an action, i.e. not a trajectory's final
+        frame; drawn by rejection, vectorised)."""
+        if self.size == 0:
+            raise RuntimeError("the replay buffer is empty: add trajectories before sampling")
+        lo, g = self._starts[0], self.generator
+        t_abs = lo + torch.randint(self.size, (batch_size,), generator=g)
+        if with_action:
+            for _ in range(64):
+                bad = self.to_end[t_abs % self.capacity] == 0
+                if not bool(bad.any()):
+                    break
+                redraw = lo + torch.randint(self.size, (batch_size,), generator=g)
+                t_abs = torch.where(bad, redraw, t_abs)
+            t_abs = t_abs - (self.to_end[t_abs % self.capacity] == 0).long()  # rare leftovers
+        return t_abs
+
+    def frame_at(self, t_abs: Tensor) -> Tensor:
+        """The single frames at absolute positions: (B,) -> (B, c, H, W)."""
+        return self._gather(t_abs % self.capacity)
+
+    def step_index(self, t_abs: Tensor) -> Tensor:
+        """(B,) long: t, the step of each position within its trajectory (0 = start state)."""
+        return self.to_start[t_abs % self.capacity].long()
+
+    def steps_to_end(self, t_abs: Tensor) -> Tensor:
+        """(B,) long: actions left in each position's trajectory (0 = its final frame)."""
+        return self.to_end[t_abs % self.capacity].long()
+
+    def action_at(self, t_abs: Tensor) -> Tensor:
+        """(B,) long: the action taken at each position (-1 at a final frame)."""
+        return self.actions[t_abs % self.capacity].long()
+
+    def goal_at(self, t_abs: Tensor) -> Tensor:
+        """(B,) long: the commanded goal index of each position's trajectory (-1: unknown)."""
+        return self.goal_idx[t_abs % self.capacity].long()
 
     def sample(self, batch_size: int, k_max: int | None = None) -> Batch:
         """Hindsight-relabelled tuples; k ~ Uniform{0..k_max} (default T) clipped to the end."""
@@ -176,6 +221,7 @@ class ReplayBuffer:
             "actions": self.actions[:used].clone(),
             "to_start": self.to_start[:used].clone(),
             "to_end": self.to_end[:used].clone(),
+            "goal_idx": self.goal_idx[:used].clone(),
             "generator": self.generator.get_state(),
         }
 
@@ -190,6 +236,8 @@ class ReplayBuffer:
         self.actions[:used] = state["actions"]
         self.to_start[:used] = state["to_start"]
         self.to_end[:used] = state["to_end"]
+        if "goal_idx" in state:
+            self.goal_idx[:used] = state["goal_idx"]
         self.total = int(state["total"])
         self._starts = deque(int(s) for s in state["starts"])
         self.generator.set_state(state["generator"])

@@ -1,0 +1,276 @@
+"""The algorithms Algorithm 1 trains, behind one seam (paper §3.4-3.6, §4.3; Table 1's columns).
+
+Algorithm 1 (train.py) is the same loop for GLAMOR and for the baselines: collect with a policy,
+store whole trajectories, learn from the replay, evaluate. Everything algorithm-specific sits
+behind the `Agent` interface:
+
+    agent.collect_policy()          -> Policy   acts while collecting (the loop adds epsilon-greedy)
+    agent.eval_policy(seed)         -> Policy   acts at evaluation
+    agent.sample(replay, n)         -> batch    what `update` learns from (on the agent's device)
+    agent.update(batch)             -> stats    ONE learning step; the agent owns its optimiser,
+                                                target networks, learned rewards, ...
+    agent.state_dict() / agent.load_state_dict(state)
+                                                everything needed to resume: tensors, numbers,
+                                                strings, lists and dicts only, so checkpoints load
+                                                with torch.load(weights_only=True)
+    agent.train_mode(flag)                     nn.Module train/eval switch for every network
+
+A Policy is anything with ``act(slots, obs, goal, steps_left, new_episode) -> (actions, stop)``
+(see policies.py for the shapes).
+
+| name      | class                                   | paper                          |
+|-----------|-----------------------------------------|--------------------------------|
+| 'glamor'  | `GlamorAgent` (this module)             | §3, Algorithm 1, Eq. 8-9       |
+| 'gcsl'    | `baselines.gcsl.GCSLAgent`              | §3.6, §4.3, Eq. 10             |
+| 'discern' | `baselines.discern.DiscernAgent`        | §4.3 (Warde-Farley et al. 2019)|
+
+The registry `AGENTS` is filled by the classes themselves (`@register_agent("name")`); the
+baselines register when `glamor_mini.baselines` is imported (train.py and config.py do), so this
+module never imports the modules it registers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from glamor_mini.envs.base import GoalSet, Task, obs_shape
+from glamor_mini.models import build_model
+from glamor_mini.planner import PlannerSettings
+from glamor_mini.policies import ClosedLoopPolicy, OpenLoopPolicy
+from glamor_mini.replay import Batch, ReplayBuffer
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite (a bad learning rate, a NaN setting, ...): training stops."""
+
+
+class Policy(Protocol):
+    def act(
+        self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
+    ) -> tuple[Tensor, Tensor]: ...
+
+
+class Agent:
+    """Base class of every algorithm. Subclasses set `name`, build their networks in __init__ and
+    implement collect_policy / eval_policy / sample / update.
+
+    cfg: the run's Config    task: the environment suite's Task    train_goals: the goals that
+    collection is conditioned on (DISCERN also draws its decoys from them)    device: torch device
+    """
+
+    name: str = "agent"
+
+    def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
+        self.cfg, self.task, self.train_goals, self.device = cfg, task, train_goals, device
+        self.amp = bool(getattr(cfg, "amp", False)) and device.type == "cuda"
+        self.generators: dict[str, torch.Generator] = {}
+        """Named torch generators: their states go into checkpoints (see rundir.py)."""
+
+    # -------------------------------------------------------------- what subclasses provide
+    def collect_policy(self) -> Policy:
+        raise NotImplementedError
+
+    def eval_policy(self, seed: int) -> Policy:
+        raise NotImplementedError
+
+    def sample(self, replay: ReplayBuffer, batch_size: int) -> Any:
+        raise NotImplementedError
+
+    def update(self, batch: Any) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    @property
+    def acting(self) -> dict:
+        """How the agent acts (written to eval.json)."""
+        return {}
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Every network of the agent by name (checkpointed, switched by train_mode)."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {}
+
+    # -------------------------------------------------------------- shared machinery
+    @property
+    def model(self) -> nn.Module:
+        """The agent's main network (the one notebooks and `load_run` look at)."""
+        return next(iter(self.modules().values()))
+
+    def train_mode(self, training: bool = True) -> None:
+        for m in self.modules().values():
+            m.train(training)
+
+    def extra_state(self) -> dict:
+        """Anything beyond networks, optimisers and generators (counters, ...)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        mods, opts = self.modules(), self.optimizers()
+        if set(state["modules"]) != set(mods):
+            raise ValueError(
+                f"checkpoint holds networks {sorted(state['modules'])}; this {self.name} agent "
+                f"has {sorted(mods)}"
+            )
+        for k, m in mods.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in opts.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.load_extra_state(state.get("extra", {}))
+
+    def step_optimizer(self, loss: Tensor, optimizer: torch.optim.Optimizer, params) -> None:
+        """Backward + gradient clipping (cfg.grad_clip) + step. Raises NonFiniteLossError on a
+        NaN/inf loss, so a bad setting stops the run with a clear message instead of training
+        on NaN. (The check costs one device sync per update.)"""
+        if not torch.isfinite(loss.detach()).item():
+            raise NonFiniteLossError(
+                f"{self.name}: the loss became {loss.item()} — check lr, clip_p_actions and the "
+                "other numeric settings (a value that is inf/NaN or far too large)"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        optimizer.step()
+
+
+AGENTS: dict[str, Callable[..., Agent]] = {}
+"""Algorithm name (Config.algo) -> Agent class. Filled by `register_agent`."""
+
+
+def register_agent(name: str) -> Callable[[type[Agent]], type[Agent]]:
+    def deco(cls: type[Agent]) -> type[Agent]:
+        AGENTS[name] = cls
+        return cls
+
+    return deco
+
+
+def build_agent(cfg: Any, task: Task, train_goals: GoalSet, device: torch.device) -> Agent:
+    """The agent `cfg.algo` names (import glamor_mini.baselines first to register baselines)."""
+    if cfg.algo not in AGENTS:
+        raise ValueError(f"algo={cfg.algo!r} is not accepted; choose one of {sorted(AGENTS)}")
+    return AGENTS[cfg.algo](cfg, task, train_goals, device)
+
+
+# ---------------------------------------------------------------------------------- supervised
+class SupervisedAgent(Agent):
+    """An agent whose one network is trained by maximum likelihood on hindsight-relabelled
+    tuples (replay.sample): GLAMOR (Eq. 9) and GCSL (Eq. 10). `self.net` has
+    ``loss(obs, goal, actions, lengths, alpha) -> (loss, stats)``."""
+
+    net: nn.Module
+
+    def _make_optimizer(self) -> None:
+        self.optimizer = torch.optim.AdamW(
+            self.net.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
+        )
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def sample(self, replay: ReplayBuffer, batch_size: int) -> Batch:
+        return replay.sample(batch_size).to(self.device, non_blocking=True)
+
+    def update(self, batch: Batch) -> dict[str, Tensor]:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            loss, stats = self.net.loss(
+                batch.obs, batch.goal, batch.actions, batch.lengths, alpha=self.cfg.alpha
+            )
+        self.step_optimizer(loss, self.optimizer, self.net.parameters())
+        return stats
+
+
+@register_agent("glamor")
+class GlamorAgent(SupervisedAgent):
+    """GLAMOR: the inverse dynamics model + action prior (Eq. 9), acting through the Eq. 8
+    planner: open loop while collecting (§3.5), closed loop (MPC) at evaluation."""
+
+    name = "GLAMOR"
+
+    def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
+        super().__init__(cfg, task, train_goals, device)
+        self.net = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions).to(device)
+        self._make_optimizer()
+        self.planner = PlannerSettings.from_config(cfg)
+        self.collect_planner = PlannerSettings.from_config(cfg, collect=True)
+        self.generators["planner"] = torch.Generator(device=device).manual_seed(
+            seed_offset(cfg.seed, "planner")
+        )
+        self._collect = OpenLoopPolicy(
+            self.net,
+            self.collect_planner,
+            cfg.n_envs,
+            cfg.horizon,
+            self.generators["planner"],
+            stop_at_end=False,
+            seed=seed_offset(cfg.seed, "plan_padding"),
+        )
+
+    def collect_policy(self) -> Policy:
+        return self._collect
+
+    def eval_policy(self, seed: int) -> Policy:
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        return ClosedLoopPolicy(self.net, self.planner, gen)
+
+    @property
+    def acting(self) -> dict:
+        return {"planner": vars(self.planner), "collect_planner": vars(self.collect_planner)}
+
+
+# ---------------------------------------------------------------------------------- seeds
+SEED_OFFSETS: dict[str, int] = {
+    "replay": 1,
+    "planner": 2,
+    "random_policy": 3,
+    "plan_padding": 4,
+    "epsilon": 5,
+    "collector": 6,
+    "agent": 7,
+}
+"""Every component's seed is cfg.seed + its offset here (one place, so no two components share a
+stream). Changing an offset changes every run's numbers."""
+
+
+def seed_offset(seed: int, component: str) -> int:
+    return int(seed) + SEED_OFFSETS[component]
+
+
+def time_features(t: Tensor, horizon: int) -> Tensor:
+    """The periodic time feature of §4.3: t (B,) -> (B, 2) [sin 2 pi t/T, cos 2 pi t/T]."""
+    angle = 2.0 * math.pi * t.float() / float(horizon)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
+
+
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "GlamorAgent",
+    "NonFiniteLossError",
+    "Policy",
+    "SEED_OFFSETS",
+    "SupervisedAgent",
+    "build_agent",
+    "register_agent",
+    "seed_offset",
+    "time_features",
+]
