@@ -463,6 +463,36 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """['shadows=false', 'horizon=50'] -> typed overrides, by each Config field's type (the one
+    FIELD=VALUE parser of every command line). ConfigError names the bad item."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in types:
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE with a Config field name")
+        kind = types[name]
+        if kind == "bool":
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"--set {item!r}: expected true or false")
+            out[name] = text.lower() in ("true", "1", "yes")
+            continue
+        try:
+            if kind == "int":
+                value = float(text)
+                if not value.is_integer():
+                    raise ValueError
+                out[name] = int(value)
+            else:
+                out[name] = {"float": float, "str": str}[kind](text)
+        except ValueError:
+            raise ConfigError(
+                f"--set {item!r}: expected a{'n' if kind == 'int' else ''} {kind}"
+            ) from None
+    return out
+
+
 def make_config(preset: str, **overrides: Any) -> Config:
     """Defaults, then the preset's overrides, then the caller's; validated."""
     if preset not in PRESETS:
@@ -470,4 +500,4 @@ def make_config(preset: str, **overrides: Any) -> Config:
     return Config().replace(**{**PRESETS[preset], **overrides}).validate()
 
 
-__all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs"]
+__all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs", "parse_set"]

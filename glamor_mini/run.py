@@ -6,6 +6,7 @@ Examples
     python -m glamor_mini.run gridworld --layout my_maze.txt --horizon 20
     python -m glamor_mini.run debug --device cpu
     python -m glamor_mini.run sweep planning-compute     # a paper experiment (see experiments/)
+    python -m glamor_mini.run table1 --suite grid --scale cpu   # Table 1 on Ray
 
 Every Config field is an option (``--help`` lists them with their docs). Booleans take
 true/false. The run directory defaults to runs/PRESET-seedS; rerunning into it resumes.
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from glamor_mini.experiments import sweep_main
 
         return sweep_main(argv[1:])
+    if argv[:1] == ["table1"]:  # python -m glamor_mini.run table1 --suite atari ... (Table 1)
+        from glamor_mini.experiments.table1 import main as table1_main
+
+        return table1_main(argv[1:])
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +64,19 @@ def sweep_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2)")
     p.add_argument("--root", default=str(RUNS_ROOT), help=f"runs root (default {RUNS_ROOT})")
     p.add_argument("--figures", default=str(FIGURES), help=f"CSV/PNG folder (default {FIGURES})")
+    p.add_argument(
+        "--executor",
+        default="ray",
+        help="'ray' (default: runs in parallel on an embedded local Ray, or the cluster at "
+        "--address) or 'serial' (one after another in this process)",
+    )
+    p.add_argument("--address", default=None, help="join a Ray cluster: auto or HOST:PORT")
     args = p.parse_args(argv)
+    if args.executor not in ("ray", "serial"):
+        p.error(f"--executor {args.executor!r} is not accepted; choose ray or serial")
+    os.environ["GLAMOR_EXECUTOR"] = args.executor  # read by common.run_sweep
+    if args.address:
+        os.environ["RAY_ADDRESS"] = args.address
     if args.experiment not in EXPERIMENTS:
         p.error(f"unknown experiment {args.experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
     if args.scale not in SCALES:

@@ -69,15 +69,24 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def run_sweep(
-    specs: Sequence[RunSpec], root: str | Path, progress: bool = True, dry_run: bool = False
+    specs: Sequence[RunSpec],
+    root: str | Path,
+    progress: bool = True,
+    dry_run: bool = False,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> list[Path]:
     """Train every unfinished run of `specs` into ``root/<name>``; return the run directories.
 
     Finished runs (eval.json present) are skipped, runs with a checkpoint resume, the rest start.
     `dry_run` only reports what would be done. A table of the sweep is written to
-    ``root/sweep.csv`` (name, setting, seed, status before this call).
+    ``root/sweep.csv`` (name, setting, seed, status before this call). The runs go through the
+    experiments' executor (executor.py): `executor` 'ray' runs them in parallel, 'serial' (the
+    default, or $GLAMOR_EXECUTOR) one after another in this process.
     """
-    from glamor_mini.train import train
+    import os
+
+    from glamor_mini.experiments.executor import Job, execute
 
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -99,8 +108,15 @@ def run_sweep(
     if not dry_run:
         root.mkdir(parents=True, exist_ok=True)
         write_csv(rows, root / "sweep.csv")
-        for spec, d in tqdm(todo, desc=f"sweep {root.name}", disable=not progress or not todo):
-            train(spec.cfg, d)
+        backend = executor or os.environ.get("GLAMOR_EXECUTOR", "serial")
+        jobs = [Job(s.name, s.cfg, labels={"run": s.name}) for s, _ in todo]
+        reports = execute(jobs, root, backend=backend, address=address, progress=progress)
+        failed = [r for r in reports if r.status == "failed"]
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} run(s) of the sweep failed: "
+                + "; ".join(f"{r.run_dir}: {r.error}" for r in failed)
+            )
     return dirs
 
 
