@@ -24,7 +24,8 @@ def run_cli(args, capsys):
 def test_debug_preset_end_to_end(tmp_path, capsys):
     code, out, _ = run_cli(["debug", "--out", str(tmp_path / "r"), "--seed", "2"], capsys)
     assert code == 0
-    summary = json.loads(out[: out.rindex("}") + 1])
+    summary = json.loads(out[out.index("{\n") : out.rindex("}") + 1])
+    assert "step 400/1200" in out, "one plain progress line per log interval"
     assert summary["agent_steps"] == 1200 and 0.0 <= summary["goal_achievement"] <= 1.0
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     assert cfg["seed"] == 2 and cfg["horizon"] == 6
