@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,10 @@ class Config:
                     f"{f.name}={value!r} has type {type(value).__name__}; "
                     f"expected {expected.__name__}"
                 )
+        for f in dataclasses.fields(self):  # inf / nan would train on NaN and exit 0
+            value = getattr(self, f.name)
+            if _TYPES[f.name] is float and not math.isfinite(value):
+                raise ConfigError(f"{f.name}={value} must be a finite number")
         positive = (
             "horizon",
             "n_candidates",
@@ -188,6 +193,7 @@ class Config:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
         nonneg = (
+            "torch_threads",
             "collect_n_candidates",
             "eps_steps",
             "learning_starts",
@@ -214,6 +220,20 @@ class Config:
                 f"(>= {2 * (self.horizon + 1)} frames for horizon {self.horizon})"
             )
         return self
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but almost surely not meant (one line each; the CLI prints
+        them): e.g. a budget that ends before the first gradient update (Algorithm 1)."""
+        out = []
+        updates = int(self.replay_ratio * max(0, self.total_steps - self.learning_starts))
+        if updates < self.batch_size:  # fewer than one gradient update of batch_size tuples
+            out.append(
+                f"total_steps={self.total_steps} with learning_starts={self.learning_starts}, "
+                f"replay_ratio={self.replay_ratio}, batch_size={self.batch_size} gives no "
+                "gradient update: the model is evaluated untrained (raise --total_steps or "
+                "lower --learning_starts)"
+            )
+        return out
 
     def replace(self, **overrides: Any) -> Config:
         """A copy with some fields changed (unknown names raise ConfigError)."""
