@@ -143,6 +143,13 @@ def plan(
     obs: (B, C, H, W) uint8   goal: (B, c, H, W) uint8   max_len: (B,) long or int, the most
     actions a plan may hold (T - t). Returns a Plan whose tensors live on the model's device.
     """
+    for name, x in (("obs", obs), ("goal", goal)):  # the encoders divide by 255 themselves
+        if not isinstance(x, Tensor) or x.dtype != torch.uint8:
+            raise TypeError(
+                f"plan(): {name} must be a uint8 tensor of raw pixels (0..255); got "
+                f"{getattr(x, 'dtype', type(x).__name__)} (convert with torch.as_tensor(x, "
+                "dtype=torch.uint8), not by dividing by 255)"
+            )
     model.check_inputs(obs, goal)
     device = next(model.parameters()).device
     obs, goal = obs.to(device, non_blocking=True), goal.to(device, non_blocking=True)
