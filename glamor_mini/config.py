@@ -37,7 +37,7 @@ class Config:
     env: str = "MiniGrid-Empty-8x8-v0"
     """MiniGrid: the environment id (e.g. MiniGrid-Empty-8x8-v0, MiniGrid-FourRooms-v0)."""
     game: str = "Pong"
-    """Atari: the game (one of the 14 in reference/atari.md, e.g. Pong, MsPacman, Seaquest)."""
+    """Atari: the game (one of the 14 in docs/atari.md, e.g. Pong, MsPacman, Seaquest)."""
     task: str = "cartpole/balance"
     """DM Control: domain/task (e.g. cartpole/balance, point_mass/easy, reacher/hard)."""
     shadows: bool = True
@@ -278,9 +278,9 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
-# The authors' grid-world demo (method.md): 7x7 empty room, start in the centre, T = 10, gamma 0.5,
-# 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run took ~60k
-# steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README table.
+# The authors' grid-world demo (docs/method.md): 7x7 empty room, start in the centre, T = 10,
+# gamma 0.5, 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run
+# took ~60k steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README.
 # The paper's Fig. 5 / App. A.3 hyperparameters, shared by the pixel presets (sized for a GPU box:
 # a 1e6-frame buffer of 104x80 frames is 8.3 GB).
 _PAPER_PIXELS: dict[str, Any] = dict(

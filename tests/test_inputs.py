@@ -135,3 +135,33 @@ def test_load_run_on_a_corrupt_checkpoint_is_one_clear_line(tmp_path, content):
         load_run(tmp_path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+# ---------------------------------------------------------------------- docs a user can open
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _cited_markdown_files():
+    import re
+
+    files = [*ROOT.glob("glamor_mini/**/*.py"), *ROOT.glob("gridworld/*.py")]
+    files += [*ROOT.glob("notebooks/*.ipynb"), ROOT / "README.md"]
+    for f in files:
+        for name in re.findall(r"[\w./-]*\w\.md\b", f.read_text(encoding="utf-8")):
+            yield f.relative_to(ROOT), name
+
+
+def test_every_cited_markdown_file_is_in_the_repo():
+    cited = list(_cited_markdown_files())
+    assert any(name == "docs/atari.md" for _, name in cited)
+    missing = [(str(f), name) for f, name in cited if not (ROOT / name).is_file()]
+    assert missing == [], f"cited but not in the repo: {missing}"
+
+
+def test_docs_atari_lists_the_scored_labels_the_code_uses():
+    from glamor_mini.envs.atari_labels import ATARI_LABELS
+
+    text = (ROOT / "docs" / "atari.md").read_text()
+    for game, labels in ATARI_LABELS.items():
+        scored = ", ".join(f"{k} {v}" for k, v in labels.scored.items())
+        assert f"| {game} | {scored} | {len(labels.other)} |" in text, game
