@@ -636,3 +636,21 @@ def test_huge_layout_is_refused_with_the_goal_set_size(monkeypatch) -> None:
         GridWorldTask(_empty_room(500))
     task = GridWorldTask(_empty_room(60))  # 3,364 goals of 2x60x60 = 23 MiB: fine
     assert task.eval_goals().frames.shape == (58 * 58, 2, 60, 60)
+
+
+def test_readme_maze_example_ships_and_its_horizon_reaches_every_cell() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    commands = re.findall(r"^python -m glamor_mini\.run .*$", readme, flags=re.M)
+    (maze_cmd,) = [c for c in commands if "--layout" in c]
+    path = re.search(r"--layout (\S+)", maze_cmd).group(1)
+    horizon = int(re.search(r"--horizon (\d+)", maze_cmd).group(1))
+    out = re.search(r"--out (\S+)", maze_cmd).group(1)
+    other_outs = [re.search(r"--out (\S+)", c) for c in commands if c != maze_cmd]
+    assert out not in {m.group(1) for m in other_outs if m}  # its own run directory
+    lay = load_layout(root / path)
+    dist = distance_map(lay, lay.start)[~lay.walls]
+    assert (dist >= 0).all() and dist.max() <= horizon

@@ -165,3 +165,28 @@ def test_docs_atari_lists_the_scored_labels_the_code_uses():
     for game, labels in ATARI_LABELS.items():
         scored = ", ".join(f"{k} {v}" for k, v in labels.scored.items())
         assert f"| {game} | {scored} | {len(labels.other)} |" in text, game
+
+
+def test_readme_says_how_to_use_the_venv_and_embeds_the_grid_world_figures():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert ". .venv/bin/activate" in readme and ".venv/bin/python" in readme
+    embedded = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    for fig in ("docs/figures/planning_compute.png", "docs/figures/guided_vs_sparse.png"):
+        assert fig in embedded and (ROOT / fig).is_file()
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert f"`{nb.stem}`" in readme  # every notebook has a place in the reading order
+
+
+def test_notebooks_get_widgets_and_leave_no_run_directories_behind():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(d.startswith("ipywidgets") for d in extras["notebooks"])  # tqdm.auto's bars
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        text = nb.read_text(encoding="utf-8")
+        assert "IProgress" not in text, f"{nb.name}: a workaround for a missing dependency"
+        assert "mkdtemp" not in text, f"{nb.name}: use tempfile.TemporaryDirectory (cleaned up)"
