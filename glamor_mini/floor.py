@@ -15,7 +15,8 @@ already meet the goal (stopping at once earns none of these).
 
 Each (value, seed) builds the task from the preset (eval goals are built, or loaded when saved),
 runs the floor policy for `--episodes_per_goal` episodes per goal and reports the achievement
-rate; the table gives mean and std over seeds.
+rate; the table gives mean and std over seeds (stdout). Progress goes to stderr: a bar on a
+terminal, otherwise one plain line per finished (value, policy, seed).
 """
 
 from __future__ import annotations
@@ -157,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.episodes_per_goal < 1:
         p.error(f"--episodes_per_goal {args.episodes_per_goal}: must be >= 1")
-    if args.over and not args.values:
-        p.error(f"--over {args.over} needs --values")
+    if bool(args.over) != bool(args.values):
+        p.error("--over FIELD and --values V1 V2 ... go together")
     policies = ["random", "stop"] if args.policy == "both" else [args.policy]
     rows = []
     try:  # every input is checked before the first (slow) evaluation

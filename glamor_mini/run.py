@@ -4,7 +4,7 @@ or ``python -m glamor_mini.run sweep EXPERIMENT [...]`` (a paper figure, experim
 Examples
     python -m glamor_mini.run gridworld                      # the paper's 7x7 grid-world demo
     python -m glamor_mini.run gridworld --seed 1 --n_candidates 10 --out runs/n10
-    python -m glamor_mini.run gridworld --layout my_maze.txt --horizon 20
+    python -m glamor_mini.run gridworld --layout docs/examples/maze.txt --horizon 16 --out runs/maze
     python -m glamor_mini.run debug --device cpu
     python -m glamor_mini.run sweep planning-compute     # a paper experiment (see experiments/)
 
