@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from glamor_mini.cli import ArgumentParser
@@ -48,17 +49,26 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
 
     known = preset in PRESETS
     values = {**Config().to_dict(), **(PRESETS[preset] if known else {})}
-    shown = f"the {preset} preset's values" if known else "base defaults; PRESET --help: a preset's"
+    shown = (
+        f"the values the {preset} preset uses"
+        if known
+        else "the base Config's;\n`python -m glamor_mini.run PRESET --help` shows a preset's values"
+    )
     p = ArgumentParser(
         prog="python -m glamor_mini.run",
         usage="%(prog)s PRESET [--field VALUE ...] [--out DIR]\n"
         "       %(prog)s sweep EXPERIMENT [--scale S] [--seeds ...]",
         description="Train and evaluate GLAMOR (Paster et al., ICLR 2021) from a named preset.\n"
-        f"Defaults below: {shown}.",
+        f"Defaults below are {shown}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="presets: " + ", ".join(sorted(PRESETS)) + "\nsub-commands:\n"
-        "  sweep EXPERIMENT   train, evaluate and plot a paper experiment; EXPERIMENT is one of\n"
-        f"                     {', '.join(EXPERIMENTS)} (`sweep --help`)",
+        "  sweep EXPERIMENT   train, evaluate and plot a paper experiment (`sweep --help`);\n"
+        + textwrap.fill(
+            f"EXPERIMENT: {', '.join(EXPERIMENTS)}",
+            95,
+            initial_indent=" " * 21,
+            subsequent_indent=" " * 21,
+        ),
         allow_abbrev=False,
     )
     p.add_argument("preset", help=f"one of: {', '.join(sorted(PRESETS))}")
