@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ class Config:
     env: str = "MiniGrid-Empty-8x8-v0"
     """MiniGrid: the environment id (e.g. MiniGrid-Empty-8x8-v0, MiniGrid-FourRooms-v0)."""
     game: str = "Pong"
-    """Atari: the game (one of the 14 in reference/atari.md, e.g. Pong, MsPacman, Seaquest)."""
+    """Atari: the game (one of the 14 in docs/atari.md, e.g. Pong, MsPacman, Seaquest)."""
     task: str = "cartpole/balance"
     """DM Control: domain/task (e.g. cartpole/balance, point_mass/easy, reacher/hard)."""
     shadows: bool = True
@@ -176,6 +177,10 @@ class Config:
                     f"{f.name}={value!r} has type {type(value).__name__}; "
                     f"expected {expected.__name__}"
                 )
+        for f in dataclasses.fields(self):  # inf / nan would train on NaN and exit 0
+            value = getattr(self, f.name)
+            if _TYPES[f.name] is float and not math.isfinite(value):
+                raise ConfigError(f"{f.name}={value} must be a finite number")
         positive = (
             "horizon",
             "n_candidates",
@@ -194,6 +199,7 @@ class Config:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
         nonneg = (
+            "torch_threads",
             "collect_n_candidates",
             "eps_steps",
             "learning_starts",
@@ -220,6 +226,20 @@ class Config:
                 f"(>= {2 * (self.horizon + 1)} frames for horizon {self.horizon})"
             )
         return self
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but almost surely not meant (one line each; the CLI prints
+        them): e.g. a budget that ends before the first gradient update (Algorithm 1)."""
+        out = []
+        updates = int(self.replay_ratio * max(0, self.total_steps - self.learning_starts))
+        if updates < self.batch_size:  # fewer than one gradient update of batch_size tuples
+            out.append(
+                f"total_steps={self.total_steps} with learning_starts={self.learning_starts}, "
+                f"replay_ratio={self.replay_ratio}, batch_size={self.batch_size} gives no "
+                "gradient update: the model is evaluated untrained (raise --total_steps or "
+                "lower --learning_starts)"
+            )
+        return out
 
     def replace(self, **overrides: Any) -> Config:
         """A copy with some fields changed (unknown names raise ConfigError)."""
@@ -264,9 +284,9 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
-# The authors' grid-world demo (method.md): 7x7 empty room, start in the centre, T = 10, gamma 0.5,
-# 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run took ~60k
-# steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README table.
+# The authors' grid-world demo (docs/method.md): 7x7 empty room, start in the centre, T = 10,
+# gamma 0.5, 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run
+# took ~60k steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README.
 # The paper's Fig. 5 / App. A.3 hyperparameters, shared by the pixel presets (sized for a GPU box:
 # a 1e6-frame buffer of 104x80 frames is 8.3 GB).
 _PAPER_PIXELS: dict[str, Any] = dict(

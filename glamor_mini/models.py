@@ -7,7 +7,7 @@ Both are autoregressive models over variable-length action sequences closed by a
 
 They share only the observation encoder (Fig. 1). The goal, a single frame, has its own encoder.
 
-Architecture (the authors' implementation details, method.md):
+Architecture (the authors' implementation details, docs/method.md):
 
     enc(s)  = Encoder(obs stack)               (B, S)       MLP for grids, IMPALA ResNet for pixels
     enc_g(g)= Encoder(goal frame)              (B, S)

@@ -13,7 +13,7 @@ from softmax(z_i) (Boltzmann, temperature 1), each accumulating its score; the b
 All B start states x N candidates are rows of one batch: there is no Python loop over candidates,
 only over plan positions (at most T - t + 1 of them).
 
-Rules (method.md):
+Rules (docs/method.md):
   * clip-p-actions: a token whose log p_theta is below `clip` gets z = -20 (nearly excluded).
   * END may not be sampled first; it is forced at position max_len (plans have <= T - t actions).
   * termination='early' (default): the empty plan [END] (score z_1(END), "I am already there")
@@ -143,6 +143,13 @@ def plan(
     obs: (B, C, H, W) uint8   goal: (B, c, H, W) uint8   max_len: (B,) long or int, the most
     actions a plan may hold (T - t). Returns a Plan whose tensors live on the model's device.
     """
+    for name, x in (("obs", obs), ("goal", goal)):  # the encoders divide by 255 themselves
+        if not isinstance(x, Tensor) or x.dtype != torch.uint8:
+            raise TypeError(
+                f"plan(): {name} must be a uint8 tensor of raw pixels (0..255); got "
+                f"{getattr(x, 'dtype', type(x).__name__)} (convert with torch.as_tensor(x, "
+                "dtype=torch.uint8), not by dividing by 255)"
+            )
     model.check_inputs(obs, goal)
     device = next(model.parameters()).device
     obs, goal = obs.to(device, non_blocking=True), goal.to(device, non_blocking=True)

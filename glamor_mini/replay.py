@@ -27,6 +27,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from glamor_mini.resources import check_memory
+
+
+def replay_bytes(capacity: int, frame_shape: tuple[int, ...]) -> int:
+    """Bytes a ReplayBuffer of `capacity` frames holds: each slot stores one uint8 frame, an
+    int16 action and two int16 offsets (module docstring)."""
+    return int(capacity) * (int(np.prod(frame_shape)) + 3 * 2)
+
 
 @dataclass
 class Batch:
@@ -70,6 +78,11 @@ class ReplayBuffer:
             raise ValueError(f"capacity={capacity} cannot hold one trajectory of {horizon} steps")
         if horizon >= 2**15:
             raise ValueError("horizon must be < 32768 (offsets are stored as int16)")
+        check_memory(  # before allocating: a clear line instead of the allocator's traceback
+            replay_bytes(capacity, frame_shape),
+            f"a replay buffer of {int(capacity):,} frames of shape {tuple(frame_shape)}",
+            "lower --buffer_size",
+        )
         self.capacity = int(capacity)
         self.frame_shape = tuple(frame_shape)
         self.frame_stack = int(frame_stack)

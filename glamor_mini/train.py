@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -274,11 +275,8 @@ class Trainer:
             self.agent_steps,
             cfg.progress,
         )
-        if cfg.learning_starts >= cfg.total_steps and self.agent_steps < cfg.total_steps:
-            self.note(
-                f"warning: learning_starts={cfg.learning_starts} >= total_steps="
-                f"{cfg.total_steps}: no gradient update will happen in this run"
-            )
+        for line in cfg.warnings():  # valid settings that are almost surely not meant
+            print(f"warning: {line}", file=sys.stderr, flush=True)
         eval_at = -1
         last_t, last_steps = time.perf_counter(), self.agent_steps
         with _sigterm_as_interrupt():

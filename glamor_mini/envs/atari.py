@@ -18,7 +18,7 @@ Observation
     The agent's observation is the 4 most recent frames (``frame_stack``, stacked by the
     collector/evaluator); a goal is ONE frame.
 
-Dynamics (paper §4.1; reference/atari.md)
+Dynamics (paper §4.1; docs/atari.md)
     * frame skip 4: each agent action is repeated for 4 raw frames;
     * sticky actions: ALE repeats the previous raw action with probability 0.25 (every raw frame);
     * reset: a new game, then a random number of raw no-op frames, uniform in 0..30 (MsPacman:

@@ -19,11 +19,12 @@ dicts) and writes it as CSV next to a PNG drawn from that CSV.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 from collections.abc import Callable
 from typing import Any
+
+from glamor_mini.cli import ArgumentParser
 
 EXPERIMENTS: dict[str, tuple[str, str | None]] = {
     "planning-compute": ("glamor_mini.experiments.planning_compute", None),
@@ -53,7 +54,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
     [--figures DIR]``."""
     from glamor_mini.experiments.common import FIGURES, RUNS_ROOT, SCALES
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m glamor_mini.run sweep",
         description="Run one of the paper's experiments: train its missing runs (one directory "
         "each; finished runs are reused), evaluate, write the CSV table and the PNG figure.",

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from glamor_mini.config import Config, ConfigError, make_config
+from glamor_mini.config import Config, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
 from glamor_mini.rundir import CheckpointError, read_checkpoint
@@ -143,8 +143,12 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     try:
         state = read_checkpoint(path)  # weights_only=True: a checkpoint never runs code
         cfg = Config.from_dict(state["config"])
-    except (KeyError, TypeError, ConfigError, CheckpointError) as err:
-        raise ValueError(f"{path} is not a readable glamor-mini checkpoint: {err}") from None
+    except Exception as err:  # corrupt, truncated, foreign: one line, not a 40-line traceback
+        why = (str(err).strip().splitlines() or [""])[0][:200]
+        raise ValueError(
+            f"{path} is not a readable glamor-mini checkpoint ({type(err).__name__}: {why}); "
+            "retrain the run or restore the file"
+        ) from None
     if cfg.algo != "glamor":
         raise ValueError(
             f"{run_dir} holds a {cfg.algo!r} run; load_run rebuilds GLAMOR models only"
