@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from glamor_mini.config import Config, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
-from glamor_mini.rundir import CheckpointError, read_checkpoint
+from glamor_mini.rundir import read_checkpoint
 
 RUNS_ROOT = Path("runs/experiments")
 """Default root of the experiments' run directories (ignored by git)."""
