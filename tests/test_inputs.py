@@ -154,7 +154,12 @@ def _cited_markdown_files():
 def test_every_cited_markdown_file_is_in_the_repo():
     cited = list(_cited_markdown_files())
     assert any(name == "docs/atari.md" for _, name in cited)
-    missing = [(str(f), name) for f, name in cited if not (ROOT / name).is_file()]
+    generated = {"table1.md"}  # written by `run table1` into its output folder, not a doc
+    missing = [
+        (str(f), name)
+        for f, name in cited
+        if not (ROOT / name).is_file() and name not in generated
+    ]
     assert missing == [], f"cited but not in the repo: {missing}"
 
 

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from glamor_mini.config import Config, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
-from glamor_mini.rundir import read_checkpoint
+from glamor_mini.rundir import CheckpointError, read_checkpoint
 
 RUNS_ROOT = Path("runs/experiments")
 """Default root of the experiments' run directories (ignored by git)."""
@@ -143,6 +143,8 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     try:
         state = read_checkpoint(path)  # weights_only=True: a checkpoint never runs code
         cfg = Config.from_dict(state["config"])
+    except CheckpointError as err:  # already one clear line (crafted, corrupt, ...)
+        raise ValueError(f"{path} is not a readable glamor-mini checkpoint: {err}") from None
     except Exception as err:  # corrupt, truncated, foreign: one line, not a 40-line traceback
         why = (str(err).strip().splitlines() or [""])[0][:200]
         raise ValueError(

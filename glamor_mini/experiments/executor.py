@@ -67,7 +67,7 @@ def run_job(kind: str, cfg_dict: dict, run_dir: str) -> dict:
     if kind == "train":
         from glamor_mini.train import train
 
-        res = train(cfg, run_dir)
+        res = train(cfg, Path(run_dir))
         summary = res.eval.summary() if res.eval is not None else {}
         return {**summary, "agent_steps": res.agent_steps, "wall_seconds": res.wall_seconds}
     if kind == "floor":
