@@ -155,12 +155,15 @@ def test_epsilon_greedy_step_advances_the_open_loop_plan(scripted):
 
 
 def test_closed_loop_replans_every_step_and_stops_on_the_empty_plan(scripted):
-    planner = scripted({1: [2, 1], 0: []})
+    """Executes the first action of the best plan; stops only when the best plan is [END]
+    (a one-action plan [a, END] is executed, not a stop)."""
+    planner = scripted({1: [2, 1], 0: [], 3: [3]})
     pol = ClosedLoopPolicy(_FakeModel(), PlannerSettings())
-    a, stop = pol.act(*step_args([0, 1], [1, 0], [4, 4], [True, True]))
-    assert a.tolist()[0] == 2 and stop.tolist() == [False, True]
+    a, stop = pol.act(*step_args([0, 1, 2], [1, 0, 3], [4, 4, 4], [True] * 3))
+    assert a.tolist()[0] == 2 and a.tolist()[2] == 3
+    assert stop.tolist() == [False, True, False]
     pol.act(*step_args([0], [1], [3], [False]))
-    assert planner.calls == [([1, 0], [4, 4]), ([1], [3])]  # replans, max_len = T - t
+    assert planner.calls == [([1, 0, 3], [4, 4, 4]), ([1], [3])]  # replans, max_len = T - t
 
 
 def test_linear_schedule():
