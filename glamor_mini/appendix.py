@@ -144,6 +144,110 @@ def bayes_choices(
     return ratio.argmax(axis=1), inv.argmax(axis=1)
 
 
+# ====================================================================== A.1: three agents, exactly
+
+OPERATORS = ("GCSL (sample)", "GCSL (greedy)", "GLAMOR, no prior", "GLAMOR")
+"""The agents whose exact learning dynamics `iterate_operator` computes (same order as
+DIE_VARIANTS)."""
+
+
+@dataclass
+class OperatorRun:
+    """The exact iteration of one agent on a one-step MDP.
+
+    tables: (n_iter + 1, G, A) what the agent learns at each iteration: GCSL's pi_t(a | g), or
+    GLAMOR's inverse model p_t(a | g) (both the Bayes posterior of the data, Eq. 12).
+    acting: (G, A) the final evaluation policy (no epsilon): pi_T itself (sampling GCSL), the
+    argmax of pi_T (greedy GCSL), argmax_a p_T(a | g) (no prior) or argmax_a p_T(a | g) / p_T(a).
+    """
+
+    name: str
+    tables: np.ndarray
+    acting: np.ndarray
+    p_outcome: np.ndarray
+
+    @property
+    def loaded_for_goal_1(self) -> np.ndarray:
+        """(n_iter + 1,) the learned p_t(loaded | g = 1) (action 1, goal row 0)."""
+        return self.tables[:, 0, 1]
+
+    @property
+    def choice(self) -> np.ndarray:
+        """(G,) the action the final policy takes most often per goal."""
+        return self.acting.argmax(axis=1)
+
+    @property
+    def success(self) -> float:
+        return overall_success(self.acting, self.p_outcome)
+
+
+def _one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
+    return np.eye(n_actions)[actions]
+
+
+def iterate_operator(
+    name: str,
+    p_outcome: np.ndarray,
+    n_iter: int = 60,
+    eps: float = 0.0,
+    goal_probs: np.ndarray | None = None,
+) -> OperatorRun:
+    """The exact dynamics of one agent from the uniform policy, with perfect distillation of its
+    own epsilon-greedy on-policy data at every iteration (Eq. 11-12 generalised):
+
+      * 'GCSL (sample)':    data from (1 - eps) pi_t + eps uniform;      pi_{t+1} = Bayes(data)
+      * 'GCSL (greedy)':    data from eps-greedy argmax_a pi_t(a | g);   pi_{t+1} = Bayes(data)
+      * 'GLAMOR, no prior': data from eps-greedy argmax_a p_t(a | g);    p_{t+1} = Bayes(data).
+        The planner without the prior (Eq. 8 with z = log p_theta, T = 1) picks argmax_a
+        p(a | g), and the inverse model is the Bayes posterior of the data: THE SAME operator as
+        greedy GCSL, step for step.
+      * 'GLAMOR':           data from eps-greedy argmax_a p_t(a | g) / p_t(a), with p_t(a) the
+        data's action marginal (the prior). By Bayes the ratio is p(s = g | a) / p_t(s = g), so
+        the choice is argmax_a p(s = g | a), optimal from any data with p_t(a) > 0.
+
+    Ties in an argmax are broken uniformly at random (a uniform table acts uniformly).
+    """
+    if name not in OPERATORS:
+        raise ValueError(f"operator {name!r} is not accepted; choose one of {OPERATORS}")
+    A, G = p_outcome.shape
+    gp = _check(uniform_policy(G, A), p_outcome, goal_probs)
+    table = uniform_policy(G, A)  # pi_0, or p_0(a | g) of uniformly random data
+    prior = np.full(A, 1.0 / A)  # p_0(a)
+    tables = [table]
+
+    def act_greedy(scores: np.ndarray) -> np.ndarray:
+        return behaviour(scores / scores.sum(axis=1, keepdims=True), "greedy")
+
+    def ratio_policy(tab: np.ndarray, pri: np.ndarray) -> np.ndarray:
+        r = np.where(pri[None] > 0, tab / np.where(pri > 0, pri, 1.0)[None], 0.0)
+        return act_greedy(r + 1e-300 * (pri[None] > 0))
+
+    for _ in range(n_iter):
+        if name == "GCSL (sample)":
+            beta = behaviour(table, "sample", eps)
+        elif name in ("GCSL (greedy)", "GLAMOR, no prior"):
+            beta = behaviour(table, "greedy", eps)
+        else:
+            beta = (1 - eps) * ratio_policy(table, prior) + eps / A
+        prior = action_marginal(beta, gp)
+        table = gcsl_step(beta, p_outcome, gp)  # Bayes posterior p(a | s = g) of beta's data
+        tables.append(table)
+    if name == "GCSL (sample)":
+        acting = table
+    elif name == "GLAMOR":
+        acting = ratio_policy(table, prior)
+    else:
+        acting = behaviour(table, "greedy")
+    return OperatorRun(name, np.stack(tables), acting, p_outcome)
+
+
+def exact_operators(
+    p_outcome: np.ndarray, n_iter: int = 60, eps: float = 0.0
+) -> dict[str, OperatorRun]:
+    """`iterate_operator` for each of OPERATORS."""
+    return {n: iterate_operator(n, p_outcome, n_iter, eps) for n in OPERATORS}
+
+
 # ====================================================================== A.1: learned models
 
 
