@@ -365,6 +365,12 @@ class DieRun:
         vals = vals[:, 0, 1] if r.kind == "gcsl" else vals[:, 0].astype(float)
         return np.array(r.steps), vals
 
+    def learned_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(agent steps, (R, G, A) tables): what the agent learned, comparable with
+        `OperatorRun.tables`: GCSL's pi(a | g), GLAMOR's inverse model p(a | g)."""
+        r = self.recorder
+        return np.array(r.steps), r.series("policy" if r.kind == "gcsl" else "inverse")
+
     def final_choice(self) -> np.ndarray:
         """The action taken for each goal at the end: argmax pi (GCSL) or the planner's (G,)."""
         r = self.recorder
@@ -392,6 +398,53 @@ def train_die_variants(
             result = train(cfg, d, on_step=rec)
         runs[name] = DieRun(cfg, result, rec)
     return runs
+
+
+def learned_vs_exact(
+    loaded: str = "1",
+    seeds: tuple[int, ...] = (0, 1, 2),
+    variants: dict[str, dict] | None = None,
+    last: int = 3,
+    progress: bool = True,
+    **overrides,
+) -> list[dict]:
+    """Train each variant on the die loaded `loaded` toward face 1 (preset 'die', whose final
+    epsilon is the paper's 0.1) for each seed, and put the learned numbers next to the exact
+    operator's (`iterate_operator` with the same final epsilon). One row per (variant, seed):
+
+      p_loaded_g1: learned pi(loaded | g = 1) (GCSL) or inverse p(loaded | g = 1) (GLAMOR),
+                   averaged over the last `last` recordings; exact_p_loaded_g1 the fixed point;
+      choice / exact_choice: the final action per goal, as a string like "100000";
+      success / exact_success: overall goal achievement (evaluation, no epsilon).
+    """
+    from glamor_mini.config import make_config
+    from glamor_mini.envs.die import outcome_probs
+
+    variants = DIE_VARIANTS if variants is None else variants
+    eps = make_config("die", **overrides).eps_final
+    P = outcome_probs(make_config("die").die_faces, loaded)
+    rows = []
+    for seed in seeds:
+        runs = train_die_variants(
+            variants, progress=progress, die_loaded=loaded, seed=seed, **overrides
+        )
+        for name, run in runs.items():
+            ex = iterate_operator(name, P, 400, eps)
+            _, tables = run.learned_table()
+            rows.append(
+                {
+                    "die": loaded,
+                    "variant": name,
+                    "seed": seed,
+                    "p_loaded_g1": float(tables[-last:, 0, 1].mean()),
+                    "exact_p_loaded_g1": float(ex.loaded_for_goal_1[-1]),
+                    "choice": "".join(map(str, run.final_choice().tolist())),
+                    "exact_choice": "".join(map(str, ex.choice.tolist())),
+                    "success": float(run.result.eval.goal_achievement),
+                    "exact_success": ex.success,
+                }
+            )
+    return rows
 
 
 def plot_die(
