@@ -452,8 +452,8 @@ def plot_die(
     runs: dict[str, DieRun] | None = None,
     path: str | None = None,
 ):
-    """Left: exact pi_t(loaded | g = 1) over GCSL iterations (one line per entry of `exact`);
-    right: the learned agents' share of the loaded die for goal 1 vs agent steps."""
+    """Left: exact pi_t(loaded | g = 1) over iterations (one line per entry of `exact`);
+    right: the learned agents' p(loaded | g = 1) (GCSL's pi, GLAMOR's inverse model) vs steps."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     ncols = 1 if runs is None else 2
@@ -461,8 +461,9 @@ def plot_die(
     ax = axes[0, 0]
     for label, series in exact.items():
         ax.plot(np.arange(len(series)), series, marker="o", markersize=3, label=label)
-    ax.set_xlabel("GCSL iteration t (exact, Eq. 12)")
-    ax.set_ylabel("pi_t(loaded | g = 1)")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("iteration t (exact operator)")
+    ax.set_ylabel("p_t(loaded | g = 1)")
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("exact operator")
     ax.legend(fontsize=8)
@@ -470,10 +471,11 @@ def plot_die(
     if runs is not None:
         ax = axes[0, 1]
         for label, run in runs.items():
-            x, y = run.loaded_share()
-            ax.plot(x, y, marker="o", markersize=3, label=label)
+            x, tables = run.learned_table()
+            ax.plot(x, tables[:, 0, 1], marker="o", markersize=3, label=label)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
         ax.set_xlabel("agent steps")
-        ax.set_ylabel("loaded die for goal 1 (pi or choice)")
+        ax.set_ylabel("learned p(loaded | g = 1)")
         ax.set_ylim(-0.03, 1.03)
         ax.set_title("learned models (die preset)")
         ax.legend(fontsize=8)
@@ -485,49 +487,75 @@ def plot_die(
     return fig
 
 
-def die_figure(out: str = "docs/figures/loaded_die", n_iter: int = 20, seed: int = 0) -> dict:
-    """The command behind the README's loaded-die figure: the exact iterations (sample, greedy,
-    GLAMOR's choice) and the four learned agents of DIE_VARIANTS; writes OUT.png and OUT.csv."""
+def plot_learned_vs_exact(
+    rows: list[dict], eps: float = 0.1, n_iter: int = 30, path: str | None = None
+):
+    """One panel per die: the exact p_t(loaded | g = 1) of each agent over iterations (lines)
+    and the learned values of every seed (markers right of the lines, same colours)."""
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
+
     from glamor_mini.envs.die import outcome_probs
 
-    P = outcome_probs(6, "1")
-    pi0 = uniform_policy(6, 2)
-    exact = {
-        "GCSL, sampling": iterate_gcsl(pi0, P, n_iter, act="sample")[:, 0, 1],
-        "GCSL, greedy": iterate_gcsl(pi0, P, n_iter, act="greedy")[:, 0, 1],
-        "GLAMOR, exact choice": np.full(n_iter + 1, float(glamor_choice(P)[0])),
-    }
-    runs = train_die_variants(seed=seed)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {"source": "exact", "series": k, "x": t, "loaded_for_goal_1": float(v)}
-        for k, vs in exact.items()
-        for t, v in enumerate(vs)
-    ]
-    for name, run in runs.items():
-        xs, ys = run.loaded_share()
-        rows += [
-            {"source": "learned", "series": name, "x": int(x), "loaded_for_goal_1": float(y)}
-            for x, y in zip(xs, ys, strict=True)
-        ]
-    with open(f"{out}.csv", "w", newline="") as fh:
+    dice = list(dict.fromkeys(r["die"] for r in rows))
+    fig, axes = plt.subplots(1, len(dice), figsize=(5.4 * len(dice), 3.8), squeeze=False)
+    colors = dict(zip(OPERATORS, ("tab:orange", "tab:red", "tab:purple", "tab:green"), strict=True))
+    for ax, die in zip(axes[0], dice, strict=True):
+        P = outcome_probs(6, die)
+        for k, name in enumerate(OPERATORS):
+            ex = iterate_operator(name, P, n_iter, eps).loaded_for_goal_1
+            ax.plot(np.arange(n_iter + 1), ex, color=colors[name], label=name, lw=1.5)
+            learned = [r["p_loaded_g1"] for r in rows if r["die"] == die and r["variant"] == name]
+            xs = np.full(len(learned), n_iter + 2 + 0.8 * k)
+            ax.scatter(xs, learned, color=colors[name], marker="x", zorder=3)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(f"iteration (exact, eps = {eps}); x: learned, one per seed")
+        ax.set_ylabel("p(loaded | g = 1)")
+        ax.set_title("paper's die (loaded: always 1)" if die == "1" else f"die loaded {die} to 1")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def _write_rows(rows: list[dict], path: str) -> None:
+    with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    plot_die(exact, runs, f"{out}.png")
-    summary = {
-        name: {
-            "goal_1_success": run.result.eval.per_goal[0]["achieved"],
-            "overall_success": run.result.eval.goal_achievement,
-            "final_choice": run.final_choice().tolist(),
-        }
-        for name, run in runs.items()
-    }
-    return summary
+
+
+def die_figure(
+    out: str = "docs/figures/loaded_die",
+    seeds: tuple[int, ...] = (0, 1, 2),
+    dice: tuple[str, ...] = ("1", "0.3"),
+    progress: bool = True,
+) -> list[dict]:
+    """The command behind the README's loaded-die figure: the four agents of DIE_VARIANTS trained
+    on each die for each seed (preset 'die', eps_final 0.1), next to the exact operators; writes
+    OUT.csv (one row per die, agent and seed) and OUT.png."""
+    from glamor_mini.config import make_config
+
+    rows = []
+    for die in dice:
+        rows += learned_vs_exact(die, seeds, progress=progress)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    _write_rows(rows, f"{out}.csv")
+    plot_learned_vs_exact(rows, make_config("die").eps_final, path=f"{out}.png")
+    return rows
 
 
 __all__ = [
     "DIE_VARIANTS",
+    "OPERATORS",
+    "OperatorRun",
+    "exact_operators",
+    "iterate_operator",
+    "learned_vs_exact",
+    "plot_learned_vs_exact",
     "DieRecorder",
     "DieRun",
     "die_figure",
@@ -550,15 +578,17 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seed 0]"""
+    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seeds 0 1 2]"""
     p = argparse.ArgumentParser(
         prog="python -m glamor_mini.appendix",
-        description="Appendix A.1 figure: exact GCSL iterations and learned agents on the die.",
+        description="Appendix A.1: exact operators and learned agents on two loaded dice.",
     )
     p.add_argument("--out", default="docs/figures/loaded_die", help="path without suffix")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = p.parse_args(argv)
-    print(json.dumps(die_figure(args.out, seed=args.seed), indent=2))
+    rows = die_figure(args.out, tuple(args.seeds))
+    for r in rows:
+        print(json.dumps(r))
     print(f"wrote {args.out}.png and {args.out}.csv")
     return 0
 
