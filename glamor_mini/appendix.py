@@ -12,11 +12,18 @@ where beta_t is the data-collection policy: beta_t = pi_t when GCSL samples from
 GLAMOR instead picks argmax_a p(a | g) / p(a) = argmax_a p(s = g | a) (Bayes: the data's p(a)
 cancels), which is optimal whatever policy collected the data, provided p(a) > 0.
 
+Four agents, exactly (`iterate_operator`): sampling GCSL, greedy GCSL, GLAMOR without the prior
+(which with T = 1 plans argmax_a p(a | g): the greedy GCSL operator, step for step) and GLAMOR,
+each distilling its own epsilon-greedy data. On the paper's die greedy GCSL / no-prior GLAMOR keep
+the loaded die (pi(loaded | 1) -> 6/11 at eps = 0, 0.6 at eps = 0.1) but "fair everywhere" is a
+second, absorbing fixed point; on a die loaded 0.3 toward face 1 they lose it from uniform.
+
 Learned: probes that read the same quantities off trained models on the die task
 (glamor_mini.envs.die): GCSL's pi(a | s_0, g, h = 1), GLAMOR's inverse model p(a | s_0, g), prior
 p(a | s_0), Eq. 8 scores of the one-roll plans and the planner's actual choice; `DieRecorder`
-records them during training (train's `on_step`), `train_die_variants` trains the four agents of
-notebook 05 and `python -m glamor_mini.appendix` draws docs/figures/loaded_die.png.
+records them during training (train's `on_step`), `train_die_variants` trains the four agents,
+`learned_vs_exact` puts them next to the exact operators, and `python -m glamor_mini.appendix`
+writes docs/figures/loaded_die.csv/.png (both dice, 3 seeds).
 
 Shapes: policies are (G, A) arrays (goal rows, action columns); p_outcome is (A, G).
 """

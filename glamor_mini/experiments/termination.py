@@ -114,6 +114,32 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def by_parity(rows: list[dict[str, Any]], horizon: int = 10) -> list[dict[str, Any]]:
+    """Goal achievement per strategy, split by the parity of T - d (d: the goal's shortest
+    distance from the start). A walker that arrives at t = d and keeps moving is back on the goal
+    at T only when T - d is even (or after a wall bump), so naive_end should fail mostly on the
+    odd goals; plan_end can time its arrival on both."""
+    out = []
+    for t in TERMINATIONS:
+        for parity in ("even", "odd"):
+            sel = [
+                r["achieved"]
+                for r in rows
+                if r["termination"] == t
+                and ((horizon - int(r["shortest"])) % 2 == 0) == (parity == "even")
+            ]
+            if sel:
+                out.append(
+                    {
+                        "termination": t,
+                        "T - d": parity,
+                        "goals": len(sel),
+                        "goal_achievement": float(np.mean(sel)),
+                    }
+                )
+    return out
+
+
 def plot(
     csv_path: str | Path,
     png_path: str | Path,
