@@ -46,7 +46,7 @@ class Config:
     layout: str = "empty-7x7"
     """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
     allow_stay: bool = False
-    """Grid world: add a fifth 'stay' action (useful when timing matters, paper §4.7.2)."""
+    """Grid world: add a fifth 'stay' action (naive_end can then wait on its goal, §4.7.2)."""
     die_faces: int = 6
     """Die (App. A.1): number of faces; the goals are the faces 1..n, uniformly."""
     die_loaded: str = "1"
