@@ -53,7 +53,7 @@ class Config:
     layout: str = "empty-7x7"
     """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
     allow_stay: bool = False
-    """Grid world: add a fifth 'stay' action (useful when timing matters, paper §4.7.2)."""
+    """Grid world: add a fifth 'stay' action (naive_end can then wait on its goal, §4.7.2)."""
     die_faces: int = 6
     """Die (App. A.1): number of faces; the goals are the faces 1..n, uniformly."""
     die_loaded: str = "1"
@@ -386,7 +386,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         checkpoint_every=600,
     ),
     # Appendix A.1's loaded die (one roll, T = 1; goals = faces, uniform). A small buffer keeps the
-    # data close to on-policy, as the GCSL iteration of Eq. 11-12 assumes; eps decays to 0.
+    # data close to on-policy, as the GCSL iteration of Eq. 11-12 assumes; eps decays to the
+    # paper's 0.1 (§3.5: support over all actions; at 0, "fair everywhere" is absorbing).
     "die": dict(
         suite="die",
         horizon=1,
@@ -401,7 +402,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         total_steps=12_000,
         n_envs=60,
         eps_start=1.0,
-        eps_final=0.0,
+        eps_final=0.1,
         eps_steps=3_000,
         learning_starts=600,
         replay_ratio=16.0,

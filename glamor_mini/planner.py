@@ -23,6 +23,11 @@ Rules (docs/method.md):
     agent, which keeps taking shortest-path plans until T).
   * mode='guided' samples from softmax(z); 'sparse' samples tokens uniformly among the allowed ones
     and only uses the Eq. 8 score to choose (§4.7.3); 'no_prior' uses z = log p_theta.
+  * How sparse candidates get their length: END is one of the allowed tokens and is drawn
+    uniformly like any action (never first, forced at max_len), so with A actions a candidate
+    has k < max_len actions with probability (A / (A + 1))^(k - 1) / (A + 1), and max_len
+    actions otherwise: random sequences of every length, each scored by Eq. 8 including its END
+    token. (A sparse planner that never sampled END would only compare plans of length T - t.)
 
 Everything here is @torch.no_grad and device-agnostic; randomness comes from a torch.Generator
 on the model's device.
