@@ -75,9 +75,9 @@ def sweep_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.executor not in ("ray", "serial"):
         p.error(f"--executor {args.executor!r} is not accepted; choose ray or serial")
-    os.environ["GLAMOR_EXECUTOR"] = args.executor  # read by common.run_sweep
-    if args.address:
-        os.environ["RAY_ADDRESS"] = args.address
+    from glamor_mini.experiments.executor import DEFAULTS
+
+    DEFAULTS.update(backend=args.executor, address=args.address)  # for this experiment's sweeps
     if args.experiment not in EXPERIMENTS:
         p.error(f"unknown experiment {args.experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
     if args.scale not in SCALES:

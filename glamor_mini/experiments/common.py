@@ -81,11 +81,10 @@ def run_sweep(
     Finished runs (eval.json present) are skipped, runs with a checkpoint resume, the rest start.
     `dry_run` only reports what would be done. A table of the sweep is written to
     ``root/sweep.csv`` (name, setting, seed, status before this call). The runs go through the
-    experiments' executor (executor.py): `executor` 'ray' runs them in parallel, 'serial' (the
-    default, or $GLAMOR_EXECUTOR) one after another in this process.
+    experiments' executor (executor.py): `executor` 'ray' runs them in parallel, 'serial' one
+    after another in this process; None uses executor.DEFAULTS (serial, unless `run sweep
+    --executor` chose).
     """
-    import os
-
     from glamor_mini.experiments.executor import Job, execute
 
     names = [s.name for s in specs]
@@ -108,9 +107,8 @@ def run_sweep(
     if not dry_run:
         root.mkdir(parents=True, exist_ok=True)
         write_csv(rows, root / "sweep.csv")
-        backend = executor or os.environ.get("GLAMOR_EXECUTOR", "serial")
         jobs = [Job(s.name, s.cfg, labels={"run": s.name}) for s, _ in todo]
-        reports = execute(jobs, root, backend=backend, address=address, progress=progress)
+        reports = execute(jobs, root, backend=executor, address=address, progress=progress)
         failed = [r for r in reports if r.status == "failed"]
         if failed:
             raise RuntimeError(

@@ -30,6 +30,10 @@ from typing import Any
 
 BACKENDS = ("ray", "serial")
 
+DEFAULTS: dict[str, str | None] = {"backend": "serial", "address": None}
+"""What `execute` uses when a caller passes no backend (library calls, notebooks: 'serial');
+`python -m glamor_mini.run sweep` sets it from --executor / --address for its experiment."""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -99,14 +103,17 @@ def _floor_job(cfg, run_dir: Path) -> dict:
 def execute(
     jobs: Sequence[Job],
     root: str | Path,
-    backend: str = "ray",
+    backend: str | None = None,
     address: str | None = None,
     progress: bool = True,
     status_every: float | None = None,
     max_retries: int = 2,
     stream=None,
 ) -> list[JobReport]:
-    """Run every unfinished job of `jobs` into root/job.name; report each job's outcome."""
+    """Run every unfinished job of `jobs` into root/job.name; report each job's outcome.
+    backend/address default to `DEFAULTS` ('serial' unless a command line chose)."""
+    backend = backend or DEFAULTS["backend"] or "serial"
+    address = address or DEFAULTS["address"]
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} is not accepted; choose one of {BACKENDS}")
     names = [j.name for j in jobs]
