@@ -20,7 +20,6 @@ dicts) and writes it as CSV next to a PNG drawn from that CSV.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from typing import Any
 
