@@ -10,9 +10,12 @@ UNTRAINED model, guided sampling, clip-p-actions -3.15, termination='early'):
     position at a time, torch.multinomial sampling, all positions run, and per position a Python
     loop over the candidates that reads each still-running candidate's token, z, both log-probs
     and sampling probability with `.item()` and closes it on END. Each head's step is the
-    authors' formulation of the architecture (models.py): input = Linear([ctx; one_hot(prev)]),
-    an nn.LSTM step, the output Linear. It is built from OUR heads' weights (the same function as
-    SequenceHead.step), so its Eq. 8 scores are checked against planner.score to 1e-4;
+    authors' formulation: input = Linear([ctx; one_hot(prev)]), an nn.LSTM step, the output
+    Linear, at the authors' layer sizes (input Linear 530 -> 512, LSTM input 512, as in their
+    model; column "authors'") and at ours (530 -> 64, LSTM input 64; column "authors' loop, our
+    step"). Both are built from OUR heads' weights, zero-padded where the authors' layers are
+    wider (the same function as SequenceHead.step), so their Eq. 8 scores are checked against
+    planner.score to 1e-4;
   * the bare floor: two nn.LSTMCell + two output Linear + log_softmax + sampling per position,
     N rows, all T + 1 positions: what plain eager PyTorch costs step by step.
 
@@ -60,13 +63,27 @@ class ReferencePlan:
 
 class AuthorsHead:
     """One sequence head stepped the authors' way: the LSTM input is a Linear of the context
-    concatenated with the previous action's one-hot, recomputed at every position. Weights are
-    the given SequenceHead's: W = [W_ctx, embed[:A]^T], so the function is identical."""
+    concatenated with the previous action's one-hot, recomputed at every position.
 
-    def __init__(self, head, n_actions: int):
+    paper_sizes=True: the authors' layer sizes, input Linear (S + A -> S) and LSTM(S -> 64) with
+    S = 512, as their model has; False: our model's, input Linear (S + A -> 64), LSTM(64 -> 64).
+    Either way the weights are built from OUR head (zero-padded where the paper's layers are
+    wider), so the function equals SequenceHead.step and the scores can be checked."""
+
+    def __init__(self, head, n_actions: int, paper_sizes: bool = True):
         self.head, self.n_actions = head, n_actions
-        self.w_in = torch.cat([head.ctx_proj.weight, head.act_embed.weight[:n_actions].t()], 1)
-        self.b_in = head.ctx_proj.bias
+        H, S = head.lstm.hidden_size, head.ctx_proj.in_features
+        width = S if paper_sizes else H
+        ref = head.out.weight
+        self.w_in = ref.new_zeros(width, S + n_actions)
+        self.w_in[:H] = torch.cat([head.ctx_proj.weight, head.act_embed.weight[:n_actions].t()], 1)
+        self.b_in = ref.new_zeros(width)
+        self.b_in[:H] = head.ctx_proj.bias
+        self.lstm = nn.LSTM(width, H, batch_first=True).to(ref.device)
+        with torch.no_grad():
+            self.lstm.weight_ih_l0.zero_()[:, :H] = head.lstm.weight_ih_l0
+            for name in ("weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                getattr(self.lstm, name).copy_(getattr(head.lstm, name))
 
     def start(self, ctx: Tensor) -> tuple[Tensor, Tensor]:
         return self.head.init_h(ctx).unsqueeze(0), self.head.init_c(ctx).unsqueeze(0)
@@ -76,7 +93,7 @@ class AuthorsHead:
         one_hot = torch.zeros(ctx.shape[0], self.n_actions + 2, device=ctx.device)
         one_hot = one_hot.scatter_(1, prev, 1.0)[:, : self.n_actions]
         x = F.linear(torch.cat([ctx, one_hot], dim=1), self.w_in, self.b_in)
-        y, state = self.head.lstm(x.unsqueeze(1), state)
+        y, state = self.lstm(x.unsqueeze(1), state)
         return self.head.out(y[:, 0]), state
 
 
@@ -90,6 +107,7 @@ def authors_plan(
     gamma: float,
     clip: float,
     generator: torch.Generator,
+    paper_sizes: bool = True,
 ) -> ReferencePlan:
     """The authors' random shooting as described: one batch of n candidates, a Python loop over
     positions, per-candidate bookkeeping with `.item()`. END is never first and forced at
@@ -98,8 +116,8 @@ def authors_plan(
     end, device = model.end_token, obs.device
     ctx_inv, ctx_pri = model.contexts(obs, goal)
     ctx_inv, ctx_pri = ctx_inv.expand(n, -1), ctx_pri.expand(n, -1)
-    head_inv = AuthorsHead(model.inverse, model.n_actions)
-    head_pri = AuthorsHead(model.prior, model.n_actions)
+    head_inv = AuthorsHead(model.inverse, model.n_actions, paper_sizes)
+    head_pri = AuthorsHead(model.prior, model.n_actions, paper_sizes)
     st_inv, st_pri = head_inv.start(ctx_inv), head_pri.start(ctx_pri)
     prev = torch.full((n, 1), model.n_actions, dtype=torch.long, device=device)
     running = torch.zeros(n, device=device)
@@ -281,9 +299,10 @@ def run_row(
         batched(True),
         batched(False),
         lambda: authors_plan(model, obs, goal, HORIZON, n, GAMMA, CLIP, gen),
+        lambda: authors_plan(model, obs, goal, HORIZON, n, GAMMA, CLIP, gen, paper_sizes=False),
         lambda: floor(n, HORIZON + 1, gen),
     ]
-    (t_c, t_m, t_a, t_f), (res_c, res_m, res_a, _) = time_interleaved(
+    (t_c, t_m, t_a, t_o, t_f), (res_c, res_m, res_a, res_o, _) = time_interleaved(
         fns, device, repeats, stat="min"
     )
     # correctness (untimed): valid plans, Eq. 8 scores, the same sampling law
@@ -291,6 +310,7 @@ def run_row(
         check_batched(model, obs, goal, res_c),
         check_batched(model, obs, goal, res_m),
         check_reference(model, obs, goal, res_a, HORIZON),
+        check_reference(model, obs, goal, res_o, HORIZON),
     )
     lens = check_same_law(res_c, res_a, n)
     check_same_law(res_m, res_a, n)
@@ -300,6 +320,8 @@ def run_row(
         "compact_ms": t_c * 1e3,
         "masked_ms": t_m * 1e3,
         "authors_ms": t_a * 1e3,
+        "authors_ours_ms": t_o * 1e3,
+        "ratio_ours_step": t_o / t_c,
         "floor_ms": t_f * 1e3,
         "ratio": t_a / t_c,
         "ratio_masked": t_a / t_m,
@@ -332,15 +354,15 @@ def main() -> None:
         rows.append(run_row("impala 4x104x80", model, obs, goal, 200, device, repeats, args.seed))
 
     headers = [
-        "case", "N", "plan ms", "plan masked ms", "authors' ms", "floor ms", "vs authors",
-        "masked vs authors", "vs floor", "authors' .item()", "mean len authors/plan",
-        "max |score err|",
+        "case", "N", "plan ms", "plan masked ms", "authors' ms", "authors' loop, our step ms",
+        "floor ms", "vs authors'", "vs authors' loop, our step", "masked vs authors'",
+        "vs floor", "authors' .item()", "mean len authors/plan", "max |score err|",
     ]  # fmt: skip
     table = [
         [
             r["case"], r["N"], f"{r['compact_ms']:.1f}", f"{r['masked_ms']:.1f}",
-            f"{r['authors_ms']:.1f}", f"{r['floor_ms']:.1f}", f"{r['ratio']:.1f}x",
-            f"{r['ratio_masked']:.1f}x", f"{r['vs_floor']:.2f}x", r["items"], r["len"],
+            f"{r['authors_ms']:.1f}", f"{r['authors_ours_ms']:.1f}", f"{r['floor_ms']:.1f}",
+            f"{r['ratio']:.1f}x", f"{r['ratio_ours_step']:.1f}x", f"{r['ratio_masked']:.1f}x", f"{r['vs_floor']:.2f}x", r["items"], r["len"],
             f"{r['diff']:.1e}",
         ]  # fmt: skip
         for r in rows
