@@ -360,9 +360,19 @@ def main() -> None:
     ]  # fmt: skip
     table = [
         [
-            r["case"], r["N"], f"{r['compact_ms']:.1f}", f"{r['masked_ms']:.1f}",
-            f"{r['authors_ms']:.1f}", f"{r['authors_ours_ms']:.1f}", f"{r['floor_ms']:.1f}",
-            f"{r['ratio']:.1f}x", f"{r['ratio_ours_step']:.1f}x", f"{r['ratio_masked']:.1f}x", f"{r['vs_floor']:.2f}x", r["items"], r["len"],
+            r["case"],
+            r["N"],
+            f"{r['compact_ms']:.1f}",
+            f"{r['masked_ms']:.1f}",
+            f"{r['authors_ms']:.1f}",
+            f"{r['authors_ours_ms']:.1f}",
+            f"{r['floor_ms']:.1f}",
+            f"{r['ratio']:.1f}x",
+            f"{r['ratio_ours_step']:.1f}x",
+            f"{r['ratio_masked']:.1f}x",
+            f"{r['vs_floor']:.2f}x",
+            r["items"],
+            r["len"],
             f"{r['diff']:.1e}",
         ]  # fmt: skip
         for r in rows
