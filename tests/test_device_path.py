@@ -14,12 +14,12 @@ import itertools
 
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
 
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import FusedHeads, PlannerSettings, plan, score
 from glamor_mini.policies import ClosedLoopPolicy, EpsilonGreedy, OpenLoopPolicy, to_host
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.utils import HostReadCounter
 
 A = 3
 OBS, GOAL = (2, 4, 4), (1, 4, 4)
@@ -106,27 +106,10 @@ def test_a_generator_on_another_device_is_a_clear_error():
 
 # ----------------------------------------------------------------------------------- sync budget
 
-SYNC_CALLS = {"item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "nonzero"}
-
-
-class SyncCounter(TorchFunctionMode):
-    """Counts tensor calls that read values back to the host (a device sync on CUDA)."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls: list[str] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = getattr(func, "__name__", "")
-        if name in SYNC_CALLS:
-            self.calls.append(name)
-        return func(*args, **(kwargs or {}))
-
-
 def count_syncs(fn) -> int:
-    with SyncCounter() as counter:
+    with HostReadCounter() as counter:
         fn()
-    return len(counter.calls)
+    return counter.count
 
 
 @pytest.mark.parametrize("horizon", [3, 40])
@@ -146,7 +129,7 @@ def test_device_plan_has_no_sync_and_host_reads_do_not_grow_with_positions(horiz
 
 def test_to_host_is_one_transfer():
     actions, stop = torch.tensor([2, 0, 1]), torch.tensor([False, True, False])
-    with SyncCounter() as counter:
+    with HostReadCounter() as counter:
         a, s = to_host(actions, stop)
     assert counter.calls.count("cpu") == 1 and counter.calls.count("numpy") == 1
     assert a.tolist() == [2, 0, 1] and s.tolist() == [False, True, False]
