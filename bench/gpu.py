@@ -1,6 +1,6 @@
 """The on-device check in one script (issue 15 §3): what a 500k-step Atari run will cost.
 
-    python bench/gpu.py OUT_DIR [--device auto] [--quick] [--seconds 180] [--threads 0]
+    python bench/gpu.py [OUT_DIR] [--device auto] [--quick] [--seconds 180] [--threads 0]
 
 Prints every number and writes OUT_DIR/gpu_bench.json:
   * device: its name (and torch / CUDA versions);
@@ -20,7 +20,8 @@ Prints every number and writes OUT_DIR/gpu_bench.json:
     This is the bench's own loop (train.py is being rewritten); it runs what the trainer runs.
 
 --quick: a tiny model, T = 8, a few steps of everything (about a minute on a CPU); the test
-suite runs `--device cpu --quick` so the script cannot rot. Sections that need ale-py are
+suite runs `--device cpu --quick` so the script cannot rot (on a machine without a GPU, `make bench`
+gets that mode too). OUT_DIR defaults to runs/bench_gpu. Sections that need ale-py are
 reported as skipped when it is missing.
 """
 
@@ -32,6 +33,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -378,7 +380,9 @@ def device_info(device: torch.device) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("out", type=Path, help="directory for gpu_bench.json")
+    p.add_argument(
+        "out", type=Path, nargs="?", default=Path("runs/bench_gpu"), help="where to write JSON"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (CPU-friendly)")
     p.add_argument("--seconds", type=float, default=180.0, help="length of the Pong run")
@@ -391,6 +395,9 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
         enable_tf32()
+    if device.type == "cpu" and not args.quick:
+        print("no GPU: running the CPU smoke mode (--quick); paper sizes need a GPU")
+        args.quick = True
     s = sizes(args.quick)
     k = args.envs or max(1, (os.cpu_count() or 2) - 1)
     if args.quick:
@@ -403,18 +410,27 @@ def main(argv: list[str] | None = None) -> dict:
         ("collection", lambda: section_collection(s, device, args.collect_seconds, k)),
         ("run", lambda: section_run(s, device, args.seconds, k)),
     ]
+    failed = False
     for name, fn in sections:
         t0 = time.perf_counter()
         try:
             result[name] = fn()
         except ImportError as err:
             result[name] = {"skipped": f"{err} (install the extra it names)"}
+        except Exception as err:  # noqa: BLE001 - one failing section must not lose the others
+            result[name] = {
+                "error": f"{type(err).__name__}: {err}",
+                "trace": traceback.format_exc(),
+            }
+            failed = True
         result[name]["section_seconds"] = time.perf_counter() - t0
         print(f"== {name}: " + json.dumps(result[name], default=str), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "gpu_bench.json"
     path.write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {path}")
+    if failed:
+        raise SystemExit(f"a section failed; see {path}")
     return result
 
 
