@@ -12,7 +12,7 @@
   atomically) and reused on rerun, so every evaluation of a seed uses the same goals.
 
 A goal's frame and labels always come from the SAME state (the authors' code paired a frame with
-the next state's labels; see reference/atari.md).
+the next state's labels; see docs/atari.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Both are autoregressive models over variable-length action sequences closed by a
 
 They share only the observation encoder (Fig. 1). The goal, a single frame, has its own encoder.
 
-Architecture (the authors' implementation details, method.md):
+Architecture (the authors' implementation details, docs/method.md):
 
     enc(s)  = Encoder(obs stack)               (B, S)       MLP for grids, IMPALA ResNet for pixels
     enc_g(g)= Encoder(goal frame)              (B, S)
@@ -118,6 +118,10 @@ class ImpalaEncoder(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         return self.head(self.conv(obs.float() / 255.0))
+
+
+ENCODERS: tuple[str, ...] = ("mlp", "impala")
+"""Observation encoders by name (Config.encoder)."""
 
 
 def make_encoder(

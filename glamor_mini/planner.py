@@ -13,7 +13,7 @@ from softmax(z_i) (Boltzmann, temperature 1), each accumulating its score; the b
 All B start states x N candidates are rows of one batch: there is no Python loop over candidates,
 only over plan positions (at most T - t + 1 of them).
 
-Rules (method.md):
+Rules (docs/method.md):
   * clip-p-actions: a token whose log p_theta is below `clip` gets z = -20 (nearly excluded).
   * END may not be sampled first; it is forced at position max_len (plans have <= T - t actions).
   * termination='early' (default): the empty plan [END] (score z_1(END), "I am already there")
@@ -23,6 +23,11 @@ Rules (method.md):
     agent, which keeps taking shortest-path plans until T).
   * mode='guided' samples from softmax(z); 'sparse' samples tokens uniformly among the allowed ones
     and only uses the Eq. 8 score to choose (§4.7.3); 'no_prior' uses z = log p_theta.
+  * How sparse candidates get their length: END is one of the allowed tokens and is drawn
+    uniformly like any action (never first, forced at max_len), so with A actions a candidate
+    has k < max_len actions with probability (A / (A + 1))^(k - 1) / (A + 1), and max_len
+    actions otherwise: random sequences of every length, each scored by Eq. 8 including its END
+    token. (A sparse planner that never sampled END would only compare plans of length T - t.)
 
 Everything here is @torch.no_grad and device-agnostic; randomness comes from a torch.Generator
 on the model's device.
@@ -219,6 +224,13 @@ def plan(
             at all when max_len is an int or a CPU tensor (a device max_len is read once), so a
             GPU never waits for the host.
     """
+    for name, x in (("obs", obs), ("goal", goal)):  # the encoders divide by 255 themselves
+        if not isinstance(x, Tensor) or x.dtype != torch.uint8:
+            raise TypeError(
+                f"plan(): {name} must be a uint8 tensor of raw pixels (0..255); got "
+                f"{getattr(x, 'dtype', type(x).__name__)} (convert with torch.as_tensor(x, "
+                "dtype=torch.uint8), not by dividing by 255)"
+            )
     model.check_inputs(obs, goal)
     device = next(model.parameters()).device
     if generator is not None and generator.device.type != device.type:

@@ -18,8 +18,10 @@ host in one transfer with `to_host` (the one sync per agent step that stepping e
 Epsilon-greedy and the plan index. The paper (§3.5) takes "the i-th action in the plan ... with
 probability 1 - eps and a random action with probability eps". We follow it literally: the plan is
 indexed by time since planning, so a random step *consumes* the plan action it replaced (the plan
-index advances on every step). Once the plan is used up, collection pads with random actions until
-T (method.md), so every collected trajectory is T steps long unless the env ends it.
+index advances on every step). The authors' code does the same (their epsilon-greedy mixture asks
+every sub-policy for an action at every step, which advances the open-loop plan, and keeps one).
+Once the plan is used up, collection pads with random actions until T (docs/method.md), so every
+collected trajectory is T steps long unless the env ends it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from torch import Tensor
 
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import PlannerSettings, plan
+
+COLLECT_POLICIES: tuple[str, ...] = ("planner", "random")
+"""Config.collect_policy: the agent's own collection policy (epsilon-greedy), or uniform random
+actions (Fig. 7's ablation)."""
 
 
 def to_host(actions: Tensor, stop: Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from glamor_mini.resources import check_memory
+
+
+def replay_bytes(capacity: int, frame_shape: tuple[int, ...]) -> int:
+    """Bytes a ReplayBuffer of `capacity` frames holds: each slot stores one uint8 frame, an
+    int16 action and two int16 offsets (module docstring)."""
+    return int(capacity) * (int(np.prod(frame_shape)) + 3 * 2)
+
 
 @dataclass
 class Batch:
@@ -77,11 +85,19 @@ class ReplayBuffer:
             raise ValueError(f"capacity={capacity} cannot hold one trajectory of {horizon} steps")
         if horizon >= 2**15:
             raise ValueError("horizon must be < 32768 (offsets are stored as int16)")
+        dev = torch.device(device)
+        need = replay_bytes(capacity, frame_shape)
+        what = f"a replay buffer of {int(capacity):,} frames of shape {tuple(frame_shape)}"
+        if dev.type == "cpu":  # before allocating: a clear line instead of the allocator's
+            check_memory(need, what, "lower --buffer_size")
+        elif dev.type == "cuda":
+            free = torch.cuda.mem_get_info(dev)[0]
+            check_memory(need, what + f" on {dev}", "lower --buffer_size", available=free)
         self.capacity = int(capacity)
         self.frame_shape = tuple(frame_shape)
         self.frame_stack = int(frame_stack)
         self.horizon = int(horizon)
-        self.device = dev = torch.device(device)
+        self.device = dev
         self.frames = torch.zeros((self.capacity, *self.frame_shape), dtype=torch.uint8, device=dev)
         self.actions = torch.full((self.capacity,), -1, dtype=torch.int16, device=dev)
         self.to_start = torch.zeros(self.capacity, dtype=torch.int16, device=dev)  # t - first
@@ -222,7 +238,9 @@ class ReplayBuffer:
 
     # ---------------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        """Only the used part of the ring is saved."""
+        """Only the used part of the ring is saved, WITHOUT copying it (the tensors share the
+        ring's memory: torch.save writes them straight from there; do not modify the buffer
+        while the dict is alive)."""
         used = min(self.total, self.capacity)
         return {
             "capacity": self.capacity,
@@ -231,11 +249,11 @@ class ReplayBuffer:
             "horizon": self.horizon,
             "total": self.total,
             "starts": list(self._starts),
-            "frames": self.frames[:used].cpu().clone(),
-            "actions": self.actions[:used].cpu().clone(),
-            "to_start": self.to_start[:used].cpu().clone(),
-            "to_end": self.to_end[:used].cpu().clone(),
-            "goal_idx": self.goal_idx[:used].cpu().clone(),
+            "frames": _head(self.frames, used),
+            "actions": _head(self.actions, used),
+            "to_start": _head(self.to_start, used),
+            "to_end": _head(self.to_end, used),
+            "goal_idx": _head(self.goal_idx, used),
             "generator": self.generator.get_state(),
         }
 
@@ -265,3 +283,11 @@ class ReplayBuffer:
             + self.to_end.element_size()
         )
         return float(per)
+
+
+def _head(x: Tensor, n: int) -> Tensor:
+    """x[:n] as a tensor whose storage is exactly those n rows (torch.save of a plain slice
+    would write the whole ring's storage), sharing memory with x on the CPU (no copy)."""
+    if x.device.type != "cpu":
+        return x[:n].cpu()
+    return torch.from_numpy(x.numpy()[:n])

@@ -1,14 +1,17 @@
-"""Command line: ``python -m glamor_mini.run PRESET [--field value ...] [--out DIR]``.
+"""Command line: ``python -m glamor_mini.run PRESET [--field value ...] [--out DIR]``
+or ``python -m glamor_mini.run sweep EXPERIMENT [...]`` (a paper figure, experiments/).
 
 Examples
     python -m glamor_mini.run gridworld                      # the paper's 7x7 grid-world demo
     python -m glamor_mini.run gridworld --seed 1 --n_candidates 10 --out runs/n10
-    python -m glamor_mini.run gridworld --layout my_maze.txt --horizon 20
+    python -m glamor_mini.run gridworld --layout docs/examples/maze.txt --horizon 16 --out runs/maze
     python -m glamor_mini.run debug --device cpu
     python -m glamor_mini.run sweep planning-compute     # a paper experiment (see experiments/)
+    python -m glamor_mini.run table1 --suite grid --scale cpu   # Table 1 on Ray
 
-Every Config field is an option (``--help`` lists them with their docs). Booleans take
-true/false. The run directory defaults to runs/PRESET-seedS; rerunning into it resumes.
+Every Config field is an option (``PRESET --help`` lists them with their docs and the values that
+preset uses). Booleans take true/false. The run directory defaults to runs/PRESET-seedS; rerunning
+into it resumes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import dataclasses
 import difflib
 import json
 import sys
+import textwrap
 from pathlib import Path
 
+from glamor_mini.cli import ArgumentParser
 from glamor_mini.config import PRESETS, Config, ConfigError, field_docs, make_config
 
 
@@ -39,16 +44,41 @@ def _parse_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
+    """The run parser; with a known `preset` its --help shows the values that preset uses."""
+    from glamor_mini.experiments import EXPERIMENTS
+
+    known = preset in PRESETS
+    values = {**Config().to_dict(), **(PRESETS[preset] if known else {})}
+    shown = (
+        f"the values the {preset} preset uses"
+        if known
+        else "the base Config's;\n`python -m glamor_mini.run PRESET --help` shows a preset's values"
+    )
+    p = ArgumentParser(
         prog="python -m glamor_mini.run",
-        description="Train and evaluate GLAMOR (Paster et al., ICLR 2021) from a named preset.",
+        usage="%(prog)s PRESET [--field VALUE ...] [--out DIR]\n"
+        "       %(prog)s sweep EXPERIMENT [--scale S] [--seeds ...]",
+        description="Train and evaluate GLAMOR (Paster et al., ICLR 2021) from a named preset.\n"
+        f"Defaults below are {shown}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="presets: " + ", ".join(sorted(PRESETS)),
+        epilog="presets: " + ", ".join(sorted(PRESETS)) + "\nsub-commands:\n"
+        "  sweep EXPERIMENT   train, evaluate and plot a paper experiment (`sweep --help`);\n"
+        + textwrap.fill(
+            f"EXPERIMENT: {', '.join(EXPERIMENTS)}",
+            95,
+            initial_indent=" " * 21,
+            subsequent_indent=" " * 21,
+        ),
         allow_abbrev=False,
     )
     p.add_argument("preset", help=f"one of: {', '.join(sorted(PRESETS))}")
     p.add_argument("--out", default=None, help="run directory (default runs/PRESET-seedS)")
+    p.add_argument(
+        "--reevaluate",
+        action="store_true",
+        help="evaluate a finished run again (otherwise rerunning it does nothing)",
+    )
     docs = field_docs()
     types = {"int": _parse_int, "float": float, "str": str, "bool": _parse_bool}
     for f in dataclasses.fields(Config):
@@ -57,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=types[str(f.type)],
             default=None,
             metavar=str(f.type).upper(),
-            help=f"{docs.get(f.name, '')} (default: {f.default!r})",
+            help=f"{docs.get(f.name, '')} (default: {values[f.name]!r})",
         )
     return p
 
@@ -68,31 +98,40 @@ def main(argv: list[str] | None = None) -> int:
         from glamor_mini.experiments import sweep_main
 
         return sweep_main(argv[1:])
-    parser = build_parser()
+    if argv[:1] == ["table1"]:  # python -m glamor_mini.run table1 --suite atari ... (Table 1)
+        from glamor_mini.experiments.table1 import main as table1_main
+
+        return table1_main(argv[1:])
+    parser = build_parser(argv[0] if argv else None)  # PRESET --help: that preset's values
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        names = [f"--{f.name}" for f in dataclasses.fields(Config)] + ["--out"]
+        names = [f"--{f.name}" for f in dataclasses.fields(Config)] + ["--out", "--reevaluate"]
         opt = unknown[0].split("=")[0]
         close = difflib.get_close_matches(opt, names, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        parser.error(f"unknown option {opt}{hint}; run with --help to list every field")
+        parser.error(f"unknown option {opt}{hint}")
     if args.preset not in PRESETS:
         parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(sorted(PRESETS))}")
-    overrides = {
-        k: v for k, v in vars(args).items() if k not in ("preset", "out") and v is not None
-    }
+    skip = ("preset", "out", "reevaluate")
+    overrides = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     try:
         cfg = make_config(args.preset, **overrides)
     except ConfigError as err:
         parser.error(str(err))
     out = Path(args.out or f"runs/{args.preset}-seed{cfg.seed}")
-    from glamor_mini.train import CheckpointError, train
+    from glamor_mini.agents import NonFiniteLossError
+    from glamor_mini.train import CheckpointError, Interrupted, train
 
     try:
-        result = train(cfg, out)
-    except (ConfigError, CheckpointError, ValueError, FileNotFoundError) as err:
+        result = train(cfg, out, reevaluate=args.reevaluate)
+    except Interrupted as err:
+        print(f"\n{err}", file=sys.stderr)
+        return 130
+    except (ConfigError, CheckpointError, NonFiniteLossError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if result.already_finished:
+        return 0
     summary = {
         **(result.eval.summary() if result.eval else {}),
         "agent_steps": result.agent_steps,

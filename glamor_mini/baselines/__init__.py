@@ -1,1 +1,7 @@
-"""Baselines sharing GLAMOR's encoders, replay and training loop (paper §3.6, §4.3)."""
+"""Baselines sharing GLAMOR's encoders, replay and training loop (paper §3.6, §4.3; Table 1).
+
+Importing this package registers every baseline in `glamor_mini.agents.AGENTS`:
+'gcsl' (gcsl.py) and 'discern' (discern.py, when present).
+"""
+
+from glamor_mini.baselines import gcsl  # noqa: F401  (registers 'gcsl')
