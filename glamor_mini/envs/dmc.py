@@ -60,7 +60,6 @@ from glamor_mini.goals import (
 )
 
 FRAME_HEIGHT, FRAME_WIDTH = 80, 104
-MIN_CORES_FOR_WORKERS = 2  # make_vec_env uses subprocesses only above this many cores
 POOL_EPISODES = 20  # random episodes whose states are the goal candidates (>= 2x the goals)
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
 
@@ -288,9 +287,9 @@ class DmcTask:
         """Subprocess workers when n > 1 and the machine has more than 2 cores, else the envs in
         this process. Rendering is CPU-bound, but llvmpipe already spreads each frame over the
         cores, and on a 2-core machine bench/dmc_env.py measured no gain from workers."""
-        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config
+        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config, use_workers
 
-        if n > 1 and (os.cpu_count() or 1) > MIN_CORES_FOR_WORKERS and self.cfg_dict is not None:
+        if use_workers(n) and self.cfg_dict is not None:
             return SubprocVecEnv(functools.partial(env_from_config, self.cfg_dict), n)
         return SerialVecEnv([self.make_env() for _ in range(n)])
 
