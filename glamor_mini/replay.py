@@ -272,7 +272,10 @@ class ReplayBuffer:
             self.goal_idx[:used] = state["goal_idx"]
         self.total = int(state["total"])
         self._starts = deque(int(s) for s in state["starts"])
-        self.generator.set_state(state["generator"])
+        try:
+            self.generator.set_state(state["generator"])
+        except RuntimeError:  # saved on another device type (CPU vs CUDA states differ)
+            self.generator.manual_seed(int(state["total"]))
 
     def nbytes_per_step(self) -> float:
         """Bytes of storage per stored frame (frame + action + two offsets)."""

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 import glamor_mini.baselines  # noqa: F401  (registers GCSL and DISCERN in agents.AGENTS)
-from glamor_mini.agents import Agent, build_agent, seed_offset
+from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offset
 from glamor_mini.artefacts import write_eval_artefacts
 from glamor_mini.config import Config
 from glamor_mini.envs import make_task
@@ -98,6 +98,7 @@ class Trainer:
             self.task.frame_stack,
             cfg.horizon,
             seed=seed_offset(cfg.seed, "replay"),
+            device=self.device,  # on a GPU the ring lives there: batches need no copy
         )
         self.eps_schedule = LinearSchedule(cfg.eps_start, cfg.eps_final, cfg.eps_steps)
         if cfg.collect_policy == "random":
@@ -254,6 +255,12 @@ class Trainer:
                 if k in CSV_COLUMNS:
                     row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
             self._stats.clear()
+            bad = [k for k in ("loss", "q_loss") if k in row and not math.isfinite(row[k])]
+            if bad:  # checked here, once per log interval: no host sync per update on a GPU
+                raise NonFiniteLossError(
+                    f"{self.agent.name}: {bad[0]} became {row[bad[0]]} by step "
+                    f"{self.agent_steps} — check lr, clip_p_actions and the other numeric settings"
+                )
         visited = self.collector.pop_visit_rate()
         if visited is not None:
             row["train_goal_visited"] = round(visited, 4)
