@@ -496,7 +496,7 @@ class Trainer:
             plot(labels, np.array(cols), tmp)
             tmp.replace(self.run_dir / "eval.png")
         elif result.final_frames is not None:  # pixel suites: goals above achieved frames
-            from glamor_mini.goals import plot_goal_grid
+            from glamor_mini.envs.goals import plot_goal_grid
 
             n = len(self.eval_goals)
             plot_goal_grid(

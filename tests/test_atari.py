@@ -21,7 +21,7 @@ from glamor_mini.envs.atari import (  # noqa: E402
 )
 from glamor_mini.envs.atari_labels import ATARI_LABELS  # noqa: E402
 from glamor_mini.envs.base import GoalSet  # noqa: E402
-from glamor_mini.goals import random_states  # noqa: E402
+from glamor_mini.envs.goals import random_states  # noqa: E402
 from glamor_mini.replay import ReplayBuffer  # noqa: E402
 
 # Pong's minimal action set: NOOP, FIRE, RIGHT (paddle up), LEFT (paddle down), ...

@@ -54,8 +54,7 @@ import numpy as np
 
 from glamor_mini.envs.atari_labels import ATARI_LABELS, GAMES
 from glamor_mini.envs.base import GoalSet
-from glamor_mini.envs.vec import SerialVecEnv
-from glamor_mini.goals import (
+from glamor_mini.envs.goals import (
     diverse_goal_buffer,
     feasible_ranges,
     load_or_build_goals,
@@ -63,6 +62,7 @@ from glamor_mini.goals import (
     random_states,
     within_tolerance,
 )
+from glamor_mini.envs.vec import SerialVecEnv
 
 FRAME_SHAPE = (1, 104, 80)
 FRAME_SKIP = 4

@@ -19,8 +19,8 @@ Labels
 Goals
     Candidate goals are the states of uniform-random episodes. To keep rendering (the CPU
     bottleneck) off the candidates, their physics states are recorded without pixels, the
-    diverse goal buffer (glamor_mini.goals) picks the goals on labels alone, and only the chosen
-    states are restored and rendered. The 30 evaluation goals (and the ranges) and the 1000
+    diverse goal buffer (glamor_mini.envs.goals) picks the goals on labels alone, and only the
+    chosen states are restored and rendered. The 30 evaluation goals (and the ranges) and the 1000
     training goals are saved per task and seed under `Config.goal_dir`.
 Rendering
     Headless: MUJOCO_GL=egl unless the user set MUJOCO_GL (osmesa is tried when EGL cannot start);
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from glamor_mini.envs.base import GoalSet
-from glamor_mini.goals import (
+from glamor_mini.envs.goals import (
     diverse_goal_buffer,
     feasible_ranges,
     load_or_build_goals,
