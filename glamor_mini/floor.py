@@ -11,11 +11,15 @@ already meet the goal (stopping at once earns none of these).
     python -m glamor_mini.floor --preset gridworld --seeds 0 1 2
     python -m glamor_mini.floor --preset atari --over game --values Pong MsPacman --seeds 0 1 2
     python -m glamor_mini.floor --preset dmc --over task --values cartpole/balance --csv out.csv
+    python -m glamor_mini.floor --preset dmc --set task=pendulum/swingup shadows=false --policy both
     python -m glamor_mini.floor --preset atari --set game=Riverraid --policy both
 
 Each (value, seed) builds the task from the preset (eval goals are built, or loaded when saved),
 runs the floor policy for `--episodes_per_goal` episodes per goal and reports the achievement
-rate; the table gives mean and std over seeds.
+rate; the table gives mean and std over seeds. On the pixel suites (Atari, DM Control) the goals
+and feasible ranges follow the authors' protocol (glamor_mini.envs.goals), and DM Control envs
+skip rendering (neither policy looks at pixels). With --csv the table is rewritten after every
+row, so an interrupted run keeps the rows it finished.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 import sys
 from pathlib import Path
 
@@ -33,6 +38,7 @@ from glamor_mini.config import ConfigError, make_config
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
+from glamor_mini.utils import atomic_write_bytes
 
 FLOOR_POLICIES = {"random": UniformRandomPolicy, "stop": StopPolicy}
 
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     values = args.values if args.over else [None]
     policies = ["random", "stop"] if args.policy == "both" else [args.policy]
-    rows = []
+    rows: list[dict] = []
     try:
         extra = _parse_overrides(args.set)
         for v in tqdm(values, desc="floor", disable=len(values) < 2):
@@ -149,20 +155,24 @@ def main(argv: list[str] | None = None) -> int:
                 r = rows[-1]
                 print(
                     f"{r['value']:<24} {pol:<7} {r['mean']:.3f} ({r['std']:.3f})"
-                    f"   seeds: {r['seeds']}   beyond start: {r['beyond_start']:.3f}"
+                    f"   seeds: {r['seeds']}   beyond start: {r['beyond_start']:.3f}",
+                    flush=True,
                 )
+                if args.csv:  # after every row: an interrupted long table keeps what it measured
+                    _write_csv(args.csv, rows)
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="") as fh:
-            w = csv.DictWriter(
-                fh, fieldnames=["value", "policy", "mean", "std", "seeds", "beyond_start"]
-            )
-            w.writeheader()
-            w.writerows(rows)
     return 0
+
+
+def _write_csv(path: str, rows: list[dict]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["value", "policy", "mean", "std", "seeds", "beyond_start"])
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 if __name__ == "__main__":

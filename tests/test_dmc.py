@@ -202,3 +202,19 @@ def test_dmc_debug_preset_runs_end_to_end_via_the_cli(tmp_path):
     assert (out / "eval.png").exists() and (out / "ckpt.pt").exists()
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["suite"] == "dmc" and cfg["task"] == "point_mass/easy"
+
+
+def test_stop_floor_is_the_start_state_judged_against_each_goal():
+    """DM Control's "stop at t = 0" floor (python -m glamor_mini.floor --policy stop): exactly
+    the share of evaluation goals that the start state already meets, by the goal set's ranges
+    (pendulum starts at a random angle, so some goals are met at once)."""
+    from glamor_mini.floor import random_floor
+
+    kw = dict(task="pendulum/swingup", horizon=2, n_eval_goals=20, eval_goal_rollouts=30)
+    task = make_task(make_config("dmc-debug", goal_dir="", **kw))
+    goals = task.eval_goals(0)
+    env = task.without_pixels().make_env()
+    starts = np.stack([env.reset(seed=i)[1] for i in range(len(goals))])  # evaluate's seeds
+    expected = float(task.achieved(starts, goals.labels, goals.ranges).mean())
+    assert expected > 0
+    assert random_floor("dmc-debug", [0], policy="stop", goal_dir="", **kw) == [expected]
