@@ -220,3 +220,20 @@ def test_ranges_travel_with_their_goal_set(tmp_path):
     assert res.goal_achievement == 1.0, "within 5% of the set's own (wide) ranges"
     assert not t0.achieved(starts, off).any(), "by seed 0's ranges the same goals are missed"
     assert within_tolerance(starts, off, wide.ranges).all()
+
+
+def test_goal_grid_rows_and_legend(tmp_path):
+    """Fig. 11/12 style: rows "goal" / "final frame"; the legend counts achieved and missed."""
+    from glamor_mini.envs.goals import goal_grid_figure, plot_goal_grid
+
+    frames = np.zeros((3, 1, 8, 8), np.uint8)
+    hit = np.array([True, False, False])
+    fig = goal_grid_figure(frames, frames, hit)
+    axes = fig.axes
+    assert axes[0].get_ylabel() == "goal" and axes[3].get_ylabel() == "final frame"
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["achieved (1)", "missed (2)"]
+    edges = [axes[3 + i].spines["top"].get_edgecolor() for i in range(3)]
+    assert edges[0] != edges[1] == edges[2], "green frame for the hit, red for the misses"
+    plot_goal_grid(frames, frames, hit, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").stat().st_size > 0

@@ -367,10 +367,24 @@ def plot_goal_grid(
     max_goals: int = 10,
     title: str | None = None,
 ) -> None:
+    """Save `goal_grid_figure(...)` to `path` (PNG, written atomically)."""
+    fig = goal_grid_figure(goal_frames, final_frames, achieved, max_goals, title)
+    tmp = Path(path).with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    tmp.replace(path)
+
+
+def goal_grid_figure(
+    goal_frames: np.ndarray,
+    final_frames: np.ndarray,
+    achieved: np.ndarray,
+    max_goals: int = 10,
+    title: str | None = None,
+):
     """Paper Fig. 11/12: goal frames (row "goal") above the agent's final frames (row "final
     frame"), each final frame framed green (goal achieved) or red (missed), as the legend says.
     Frames: (G, c, H, W) uint8; c = 1 (grayscale) or 3 (RGB); only the last frame of a stack is
-    shown."""
+    shown. -> a matplotlib Figure (not attached to pyplot)."""
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
     from matplotlib.patches import Patch
 
@@ -402,6 +416,4 @@ def plot_goal_grid(
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+    return fig
