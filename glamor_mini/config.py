@@ -140,6 +140,15 @@ class Config:
     """Size of the training goal set (suites with a sampled goal set; the grid uses every cell)."""
     n_eval_goals: int = 30
     """Fixed evaluation goals per environment and seed (pixel suites; the grid uses every cell)."""
+    range_rollouts: int = 500
+    """Pixel suites: random rollouts of random length 1..T whose final states measure the
+    feasible ranges of the 10% rule (the authors: 500)."""
+    eval_goal_rollouts: int = 200
+    """Pixel suites: full-length random rollouts whose final states are the candidates for the
+    n_eval_goals evaluation goals (the authors' diverse evaluation set: 200)."""
+    train_goal_rollouts: int = 2000
+    """Pixel suites: full-length random rollouts whose final states are the candidates for the
+    train_goals training goals (the authors: twice the goals, 2000)."""
     log_every: int = 5_000
     """Write a progress.csv / TensorBoard row every this many agent steps."""
     checkpoint_every: int = 50_000
@@ -194,6 +203,9 @@ class Config:
             "eval_episodes",
             "train_goals",
             "log_every",
+            "range_rollouts",
+            "eval_goal_rollouts",
+            "train_goal_rollouts",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -335,6 +347,9 @@ _PIXEL_DEBUG: dict[str, Any] = dict(
     buffer_size=400,
     train_goals=16,
     n_eval_goals=4,
+    range_rollouts=16,
+    eval_goal_rollouts=8,
+    train_goal_rollouts=32,
     eval_every=0,
     log_every=32,
     checkpoint_every=64,
