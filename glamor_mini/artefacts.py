@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from glamor_mini.envs.base import GoalSet, Task
-from glamor_mini.evaluate import EvalResult
 from glamor_mini.envs.goals import plot_goal_grid
+from glamor_mini.evaluate import EvalResult
 from glamor_mini.rollout import run_episodes
 
 
