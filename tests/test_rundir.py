@@ -158,7 +158,7 @@ def _cli(out: Path, *extra: str, **kw) -> subprocess.Popen:
     )
 
 
-def _wait_for_rows(out: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+def _wait_for_rows(out: Path, n: int, proc: subprocess.Popen, timeout: float = 300) -> None:
     t0 = time.time()
     while time.time() - t0 < timeout:
         if (out / "progress.csv").exists() and len(steps_of(out)) >= n:
@@ -197,6 +197,7 @@ def test_sigkill_at_any_moment_then_rerun_finishes_cleanly(tmp_path):
         proc.kill()
         proc.communicate()
     # a write that a kill interrupted leaves a temp file; the next start removes it
+    out.mkdir(parents=True, exist_ok=True)  # (a very slow machine may not have made it yet)
     (out / ".ckpt.pt.99999.tmp").write_bytes(b"half a checkpoint")
     proc = _cli(out, *args)
     _, err = proc.communicate(timeout=300)
