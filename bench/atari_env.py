@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from common import base_parser, print_table, setup, time_interleaved, verdict
 
-from glamor_mini.collect import Collector
 from glamor_mini.config import make_config
 from glamor_mini.envs.atari import AtariSuiteEnv, AtariTask
 from glamor_mini.policies import EpsilonGreedy, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.rollout import Collector
 from glamor_mini.train import build_glamor
 
 TARGET_RATIO = 0.85

@@ -256,7 +256,11 @@ def seed_offset(seed: int, component: str) -> int:
 
 
 def time_features(t: Tensor, horizon: int) -> Tensor:
-    """The periodic time feature of §4.3: t (B,) -> (B, 2) [sin 2 pi t/T, cos 2 pi t/T]."""
+    """The periodic time feature of §4.3: t (B,) -> (B, 2) [sin 2 pi t/T, cos 2 pi t/T].
+
+    GCSL feeds the steps left h = T - t; h = T and h = 0 map to the same point, but h = 0 never
+    reaches a policy (an acting agent always has h >= 1; GCSL masks k = 0 rows out of its loss).
+    """
     angle = 2.0 * math.pi * t.float() / float(horizon)
     return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
 

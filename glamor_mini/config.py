@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import glamor_mini.baselines  # noqa: F401  (registers the baselines in AGENTS)
+from glamor_mini.agents import AGENTS
+from glamor_mini.baselines.gcsl import ACT_MODES
 from glamor_mini.envs.registry import SUITES
+from glamor_mini.models import ENCODERS
+from glamor_mini.planner import MODES, TERMINATIONS
+from glamor_mini.policies import COLLECT_POLICIES
 
 
 class ConfigError(ValueError):
@@ -28,7 +34,7 @@ class ConfigError(ValueError):
 class Config:
     # ------------------------------------------------------------ experiment
     algo: str = "glamor"
-    """Algorithm: 'glamor' (this paper) or a baseline: 'gcsl', 'discern' (§3.6, §4.3)."""
+    """Algorithm: 'glamor' (this paper) or a Table 1 baseline: 'gcsl' (§3.6), 'discern' (§4.3)."""
     gcsl_act: str = "greedy"
     """GCSL only: 'greedy' (argmax, as Ghosh et al. act) or 'sample' (draw from pi, App. A.1)."""
     discern_n_step: int = 3
@@ -164,14 +170,14 @@ class Config:
     # ------------------------------------------------------------ validation and helpers
     def validate(self) -> Config:
         """Raise ConfigError naming the first bad field and what is accepted; return self."""
-        choices = {
-            "algo": ("glamor", "gcsl", "discern"),
-            "gcsl_act": ("greedy", "sample"),
+        choices = {  # read from the registries, never repeated here
+            "algo": tuple(sorted(AGENTS)),
+            "gcsl_act": ACT_MODES,
             "suite": SUITES,
-            "encoder": ("mlp", "impala"),
-            "planner_mode": ("guided", "sparse", "no_prior"),
-            "termination": ("early", "plan_end", "naive_end"),
-            "collect_policy": ("planner", "random"),
+            "encoder": ENCODERS,
+            "planner_mode": MODES,
+            "termination": TERMINATIONS,
+            "collect_policy": COLLECT_POLICIES,
         }
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
@@ -338,7 +344,6 @@ _PIXEL_DEBUG: dict[str, Any] = dict(
     eval_every=0,
     log_every=32,
     checkpoint_every=64,
-    progress=False,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -385,7 +390,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_every=0,
         log_every=400,
         checkpoint_every=600,
-        progress=False,
     ),
     # Appendix A.1's loaded die (one roll, T = 1; goals = faces, uniform). A small buffer keeps the
     # data close to on-policy, as the GCSL iteration of Eq. 11-12 assumes; eps decays to 0.
@@ -473,7 +477,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_every=0,
         log_every=32,
         checkpoint_every=64,
-        progress=False,
     ),
     # python -m glamor_mini.run dmc --task cartpole/balance (T = 100)
     "dmc": dict(_PAPER_PIXELS, suite="dmc", task="cartpole/balance", horizon=100),

@@ -13,65 +13,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from glamor_mini.envs.base import GoalSet, Task, obs_shape
+from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import PlannerSettings
 from glamor_mini.policies import ClosedLoopPolicy
-
-
-@dataclass
-class Episodes:
-    """Outcome of B evaluation episodes (one per goal row)."""
-
-    start_labels: np.ndarray  # (B, n_labels)
-    final_labels: np.ndarray  # (B, n_labels)
-    steps: np.ndarray  # (B,) actions taken
-    stopped: np.ndarray  # (B,) bool: the agent ended the episode itself
-    trajectories: np.ndarray  # (B, T+1, n_labels) labels along the way (repeats after the end)
-    final_frames: np.ndarray  # (B, c, H, W) the last frame each agent saw (paper Fig. 11)
-
-
-def run_episodes(
-    task: Task, policy, goals: GoalSet, seed: int = 0, progress: bool = False
-) -> Episodes:
-    """Run one episode per goal, all in lock-step; the policy acts for the active rows at once."""
-    B, T = len(goals), task.horizon
-    envs = [task.make_env() for _ in range(B)]
-    stack = np.zeros((B, *obs_shape(task)), dtype=np.uint8)
-    c = task.frame_shape[0]
-    labels = np.zeros((B, len(task.label_names)), dtype=np.float32)
-    for i, env in enumerate(envs):
-        frame, labels[i] = env.reset(seed=int(seed * 10_007 + i))
-        stack[i] = np.concatenate([frame] * task.frame_stack, axis=0)
-    start = labels.copy()
-    traj = np.repeat(labels[:, None], T + 1, axis=1)
-    steps = np.zeros(B, dtype=np.int64)
-    stopped = np.zeros(B, dtype=bool)
-    active = np.ones(B, dtype=bool)
-    goal_frames = torch.from_numpy(goals.frames)
-    for t in tqdm(range(T), desc="evaluate", disable=not progress, leave=False):
-        idx = np.flatnonzero(active)
-        if len(idx) == 0:
-            break
-        slots = torch.from_numpy(idx)
-        new = torch.full((len(idx),), t == 0)
-        left = torch.full((len(idx),), T - t, dtype=torch.long)
-        actions, stop = policy.act(slots, torch.from_numpy(stack[idx]), goal_frames[idx], left, new)
-        for j, i in enumerate(idx):
-            if stop[j]:
-                stopped[i], active[i] = True, False
-                continue
-            frame, labels[i], ended = envs[i].step(int(actions[j]))
-            stack[i] = (
-                np.concatenate([stack[i][c:], frame], axis=0) if task.frame_stack > 1 else frame
-            )
-            steps[i] += 1
-            traj[i, t + 1 :] = labels[i]
-            if ended:
-                active[i] = False
-    return Episodes(start, labels.copy(), steps, stopped, traj, stack[:, -c:].copy())
+from glamor_mini.rollout import run_episodes
 
 
 @dataclass

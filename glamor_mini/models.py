@@ -113,6 +113,10 @@ class ImpalaEncoder(nn.Module):
         return self.head(self.conv(obs.float() / 255.0))
 
 
+ENCODERS: tuple[str, ...] = ("mlp", "impala")
+"""Observation encoders by name (Config.encoder)."""
+
+
 def make_encoder(
     kind: str,
     in_shape: tuple[int, int, int],

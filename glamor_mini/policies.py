@@ -26,6 +26,10 @@ from torch import Tensor
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import PlannerSettings, plan
 
+COLLECT_POLICIES: tuple[str, ...] = ("planner", "random")
+"""Config.collect_policy: the agent's own collection policy (epsilon-greedy), or uniform random
+actions (Fig. 7's ablation)."""
+
 
 class UniformRandomPolicy:
     """Uniformly random actions; never stops early."""

@@ -208,7 +208,9 @@ class ReplayBuffer:
 
     # ---------------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        """Only the used part of the ring is saved."""
+        """Only the used part of the ring is saved, WITHOUT copying it (the tensors share the
+        ring's memory: torch.save writes them straight from there; do not modify the buffer
+        while the dict is alive)."""
         used = min(self.total, self.capacity)
         return {
             "capacity": self.capacity,
@@ -217,11 +219,11 @@ class ReplayBuffer:
             "horizon": self.horizon,
             "total": self.total,
             "starts": list(self._starts),
-            "frames": self.frames[:used].clone(),
-            "actions": self.actions[:used].clone(),
-            "to_start": self.to_start[:used].clone(),
-            "to_end": self.to_end[:used].clone(),
-            "goal_idx": self.goal_idx[:used].clone(),
+            "frames": _head(self.frames, used),
+            "actions": _head(self.actions, used),
+            "to_start": _head(self.to_start, used),
+            "to_end": _head(self.to_end, used),
+            "goal_idx": _head(self.goal_idx, used),
             "generator": self.generator.get_state(),
         }
 
@@ -251,3 +253,11 @@ class ReplayBuffer:
             + self.to_end.element_size()
         )
         return float(per)
+
+
+def _head(x: Tensor, n: int) -> Tensor:
+    """x[:n] as a tensor whose storage is exactly those n rows (torch.save of a plain slice
+    would write the whole ring's storage), sharing memory with x on the CPU (no copy)."""
+    if x.device.type != "cpu":
+        return x[:n].cpu()
+    return torch.from_numpy(x.numpy()[:n])

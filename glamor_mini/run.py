@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("preset", help=f"one of: {', '.join(sorted(PRESETS))}")
     p.add_argument("--out", default=None, help="run directory (default runs/PRESET-seedS)")
+    p.add_argument(
+        "--reevaluate",
+        action="store_true",
+        help="evaluate a finished run again (otherwise rerunning it does nothing)",
+    )
     docs = field_docs()
     types = {"int": _parse_int, "float": float, "str": str, "bool": _parse_bool}
     for f in dataclasses.fields(Config):
@@ -71,28 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        names = [f"--{f.name}" for f in dataclasses.fields(Config)] + ["--out"]
+        names = [f"--{f.name}" for f in dataclasses.fields(Config)] + ["--out", "--reevaluate"]
         opt = unknown[0].split("=")[0]
         close = difflib.get_close_matches(opt, names, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         parser.error(f"unknown option {opt}{hint}; run with --help to list every field")
     if args.preset not in PRESETS:
         parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(sorted(PRESETS))}")
-    overrides = {
-        k: v for k, v in vars(args).items() if k not in ("preset", "out") and v is not None
-    }
+    skip = ("preset", "out", "reevaluate")
+    overrides = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     try:
         cfg = make_config(args.preset, **overrides)
     except ConfigError as err:
         parser.error(str(err))
     out = Path(args.out or f"runs/{args.preset}-seed{cfg.seed}")
-    from glamor_mini.train import CheckpointError, train
+    from glamor_mini.agents import NonFiniteLossError
+    from glamor_mini.train import CheckpointError, Interrupted, train
 
     try:
-        result = train(cfg, out)
-    except (ConfigError, CheckpointError, ValueError, FileNotFoundError) as err:
+        result = train(cfg, out, reevaluate=args.reevaluate)
+    except Interrupted as err:
+        print(f"\n{err}", file=sys.stderr)
+        return 130
+    except (ConfigError, CheckpointError, NonFiniteLossError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if result.already_finished:
+        return 0
     summary = {
         **(result.eval.summary() if result.eval else {}),
         "agent_steps": result.agent_steps,

@@ -1,151 +1,65 @@
-"""Algorithm 1 (GLAMOR): collect with the planner, relabel, fit Eq. 9, repeat.
+"""Algorithm 1: collect with the agent's policy, store whole trajectories, learn, repeat.
 
     for each collector step (n_envs agent steps):
-        act in every env with the open-loop epsilon-greedy planner toward sampled training goals
-        write finished trajectories to the replay buffer (final observation included)
-        once agent_steps >= learning_starts: do gradient updates so that
+        act in every env with the agent's collection policy (epsilon-greedy) toward sampled
+            training goals; finished trajectories go to the replay (final observation included)
+        once agent_steps >= learning_starts: agent.update(agent.sample(replay)) until
             updates * batch_size ~= replay_ratio * (agent_steps - learning_starts)
-        every log_every / eval_every / checkpoint_every steps: log, evaluate, checkpoint
+        every log_every / eval_every / checkpoint_every agent steps: log, evaluate, checkpoint
 
-A run directory holds config.json, progress.csv, TensorBoard events, ckpt.pt, eval.json and, for
-suites that can draw it, eval.png. Rerunning into the same directory resumes from ckpt.pt (only
-fields that do not change the experiment, such as total_steps, may differ). Checkpoints are
-written atomically, so an interrupted run never leaves a torn checkpoint; Ctrl-C writes one
-before exiting. Episodes that were in flight when a checkpoint was written are not in it: a
-resumed run starts fresh episodes (so it is reproducible but not bit-identical to an
-uninterrupted run).
+The loop is the same for every algorithm (agents.py: GLAMOR, GCSL, DISCERN); the run directory
+(rundir.py) makes it resumable: rerunning into the same directory continues from ckpt.pt, a
+finished run says so and does nothing, Ctrl-C and SIGTERM (preemption) write a checkpoint first.
+Episodes in flight at a checkpoint are not in it: a resumed run starts fresh episodes (so it is
+reproducible but not bit-identical to an uninterrupted run).
 """
 
 from __future__ import annotations
 
-import csv
-import importlib
-import json
 import math
+import signal
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from glamor_mini.collect import Collector
-from glamor_mini.config import Config, ConfigError
-from glamor_mini.envs import make_task, obs_shape
+import glamor_mini.baselines  # noqa: F401  (registers GCSL and DISCERN in agents.AGENTS)
+from glamor_mini.agents import Agent, build_agent, seed_offset
+from glamor_mini.artefacts import write_eval_artefacts
+from glamor_mini.config import Config
+from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, evaluate
-from glamor_mini.models import build_model
-from glamor_mini.planner import PlannerSettings
-from glamor_mini.policies import (
-    ClosedLoopPolicy,
-    EpsilonGreedy,
-    LinearSchedule,
-    OpenLoopPolicy,
-    UniformRandomPolicy,
-)
+from glamor_mini.policies import EpsilonGreedy, LinearSchedule, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
-from glamor_mini.utils import atomic_torch_save, atomic_write_text, resolve_device, seed_everything
-
-# Fields that may change between a run and its resumption (they do not change the experiment).
-RESUMABLE_FIELDS = {
-    "total_steps",
-    "eval_every",
-    "log_every",
-    "checkpoint_every",
-    "progress",
-    "device",
-    "eval_episodes",
-    "save_replay",
-}
-CSV_COLUMNS = [
-    "agent_steps",
-    "updates",
-    "episodes",
-    "wall_seconds",
-    "steps_per_second",
-    "eps",
-    "loss",
-    "inverse_nll",
-    "prior_nll",
-    "train_goal_visited",
-    "eval_goal_achievement",
-    "eval_optimal_path_rate",
-    "eval_mean_extra_steps",
-    "eval_beyond_start",
-]
-"""progress.csv's columns. A run resumed from an older version gets its file rewritten with these
-(the missing columns left empty)."""
+from glamor_mini.rollout import Collector
+from glamor_mini.rundir import (
+    CKPT_FORMAT,
+    CSV_COLUMNS,  # noqa: F401  (re-exported: progress.csv's columns)
+    CheckpointError,
+    ConsoleLog,
+    RunDir,
+    RunDirError,  # noqa: F401  (re-exported for callers)
+    generator_states,
+    provenance,
+    restore_generators,
+)
+from glamor_mini.utils import resolve_device, seed_everything
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not belong to this run."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: a checkpoint was written; rerun the same command to resume."""
 
-
-def planner_settings(cfg: Config, collect: bool = False) -> PlannerSettings:
-    """Deprecated alias of `PlannerSettings.from_config`."""
-    return PlannerSettings.from_config(cfg, collect)
-
-
-@dataclass
-class Agent:
-    """What Algorithm 1 needs from an algorithm (GLAMOR or a baseline sharing its loop).
-
-    model: nn.Module with .loss(obs, goal, actions, lengths, alpha) -> (loss, stats), trained on
-        the replay's relabelled batches.
-    collect_policy: acts while collecting (wrapped in epsilon-greedy by the trainer).
-    make_eval_policy: seed -> the policy used for evaluation.
-    generators: torch generators whose states go into checkpoints.
-    name: shown on the progress bar and written to eval.json.
-    acting: how the agent acts (planner settings, policy mode), written to eval.json.
-    """
-
-    model: nn.Module
-    collect_policy: object
-    make_eval_policy: Callable[[int], object]
-    generators: dict[str, torch.Generator] = field(default_factory=dict)
-    name: str = "GLAMOR"
-    acting: dict = field(default_factory=dict)
-
-
-def build_glamor(cfg: Config, task, device: torch.device) -> Agent:
-    """GLAMOR: open-loop planner for collection (§3.5), closed-loop MPC for evaluation."""
-    model = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions).to(device)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
-    collect = OpenLoopPolicy(
-        model,
-        planner_settings(cfg, collect=True),
-        cfg.n_envs,
-        cfg.horizon,
-        gen,
-        stop_at_end=False,
-        seed=cfg.seed + 4,
-    )
-
-    def make_eval_policy(seed: int) -> ClosedLoopPolicy:
-        eval_gen = torch.Generator(device=device).manual_seed(seed)
-        return ClosedLoopPolicy(model, planner_settings(cfg), eval_gen)
-
-    acting = {
-        "planner": vars(planner_settings(cfg)),
-        "collect_planner": vars(planner_settings(cfg, collect=True)),
-    }
-    return Agent(model, collect, make_eval_policy, {"planner": gen}, "GLAMOR", acting)
-
-
-ALGOS: dict[str, str] = {
-    "glamor": "glamor_mini.train:build_glamor",
-    "gcsl": "glamor_mini.baselines.gcsl:build_gcsl",
-}
-
-
-def build_agent(cfg: Config, task, device: torch.device) -> Agent:
-    if cfg.algo not in ALGOS:
-        raise ConfigError(f"algo={cfg.algo!r} is not accepted; choose one of {sorted(ALGOS)}")
-    module, fn = ALGOS[cfg.algo].split(":")
-    return getattr(importlib.import_module(module), fn)(cfg, task, device)
+    def __init__(self, agent_steps: int, run_dir: Path):
+        self.agent_steps, self.run_dir = agent_steps, run_dir
+        super().__init__(
+            f"interrupted at step {agent_steps}; rerun the same command to resume ({run_dir})"
+        )
 
 
 @dataclass
@@ -155,14 +69,18 @@ class TrainResult:
     run_dir: Path
     agent_steps: int
     wall_seconds: float
+    already_finished: bool = False
 
 
 class Trainer:
-    """Holds everything of one run; `run()` executes Algorithm 1 to cfg.total_steps."""
+    """Everything of one run; `run()` executes Algorithm 1 up to cfg.total_steps."""
 
-    def __init__(self, cfg: Config, out: str | Path | None = None):
+    def __init__(self, cfg: Config, out: str | Path | None = None, reevaluate: bool = False):
         self.cfg = cfg.validate()
-        self.run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="glamor-"))
+        self.rundir = RunDir(out if out is not None else tempfile.mkdtemp(prefix="glamor-"))
+        self.run_dir = self.rundir.path
+        self.rundir.check_usable()
+        self.rundir.remove_stale_temp_files()
         self.device = resolve_device(cfg.device)
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
@@ -170,105 +88,57 @@ class Trainer:
             torch.set_num_threads(1)  # tiny matmuls: threading overhead outweighs the gain
         seed_everything(cfg.seed)
         self.task = make_task(cfg)
-        self.agent = build_agent(cfg, self.task, self.device)
-        self.model = self.agent.model
-        self.amp = cfg.amp and self.device.type == "cuda"
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
+        self.train_goals = self.task.train_goals(cfg.seed)
+        self.eval_goals = self.task.eval_goals(cfg.seed)
+        self.agent: Agent = build_agent(cfg, self.task, self.train_goals, self.device)
         self.replay = ReplayBuffer(
             cfg.buffer_size,
             self.task.frame_shape,
             self.task.frame_stack,
             cfg.horizon,
-            seed=cfg.seed + 1,
-            pin_memory=self.device.type == "cuda",
+            seed=seed_offset(cfg.seed, "replay"),
         )
-        self.train_goals = self.task.train_goals(cfg.seed)
-        self.eval_goals = self.task.eval_goals(cfg.seed)
         self.eps_schedule = LinearSchedule(cfg.eps_start, cfg.eps_final, cfg.eps_steps)
         if cfg.collect_policy == "random":
-            self.policy = UniformRandomPolicy(self.task.n_actions, seed=cfg.seed + 3)
+            self.policy = UniformRandomPolicy(
+                self.task.n_actions, seed=seed_offset(cfg.seed, "random_policy")
+            )
         else:
             self.policy = EpsilonGreedy(
-                self.agent.collect_policy, self.task.n_actions, cfg.eps_start, seed=cfg.seed + 5
+                self.agent.collect_policy(),
+                self.task.n_actions,
+                cfg.eps_start,
+                seed=seed_offset(cfg.seed, "epsilon"),
             )
         self.collector = Collector(
-            self.task, cfg.n_envs, self.policy, self.train_goals, self.replay, seed=cfg.seed + 6
+            self.task,
+            cfg.n_envs,
+            self.policy,
+            self.train_goals,
+            self.replay,
+            seed=seed_offset(cfg.seed, "collector"),
         )
         self.agent_steps = self.updates = 0
         self.wall_before = 0.0  # wall seconds of earlier sessions of this run
         self._stats: list[dict[str, torch.Tensor]] = []
         self.last_eval: EvalResult | None = None
-        self._writer = None
-        self._prepare_run_dir()
+        self.reevaluate = reevaluate
+        # --- the run directory: check everything before writing anything
+        self.provenance = provenance(cfg, self.train_goals, self.eval_goals)
+        state = self.rundir.load_checkpoint()
+        self.rundir.check_same_experiment(cfg.to_dict(), self.provenance, state)
+        self.finished = self.rundir.finished_eval(state, cfg.total_steps)
+        if state is not None:
+            self.load_state(state)
+        if self.finished is None or reevaluate:
+            self.rundir.start(cfg.to_dict(), self.agent_steps)
 
-    # ------------------------------------------------------------------ run directory, resume
-    def _prepare_run_dir(self) -> None:
-        """Validate everything before writing anything; resume when a checkpoint exists."""
-        d, cfg = self.run_dir, self.cfg
-        if d.exists() and not d.is_dir():
-            raise ConfigError(f"--out {d} exists and is not a directory")
-        ckpt, cfg_path = d / "ckpt.pt", d / "config.json"
-        if ckpt.exists():
-            if cfg_path.exists():
-                try:
-                    old = json.loads(cfg_path.read_text())
-                except json.JSONDecodeError as err:
-                    raise CheckpointError(
-                        f"{cfg_path} is not valid JSON ({err}); choose another --out or repair it"
-                    ) from err
-                diff = sorted(
-                    k
-                    for k, v in old.items()
-                    if k not in RESUMABLE_FIELDS and cfg.to_dict().get(k) != v
-                )
-                if diff:
-                    pairs = ", ".join(f"{k}: {old[k]!r} -> {cfg.to_dict().get(k)!r}" for k in diff)
-                    raise ConfigError(
-                        f"{d} holds a run with a different config ({pairs}); resume it with the "
-                        f"same settings (only {sorted(RESUMABLE_FIELDS)} may change) or choose "
-                        "another --out"
-                    )
-            self._load_checkpoint(ckpt)
-            self._truncate_progress()
-        d.mkdir(parents=True, exist_ok=True)
-        cfg.save(cfg_path)
+    @property
+    def model(self) -> nn.Module:
+        return self.agent.model
 
-    def _truncate_progress(self) -> None:
-        """Drop progress rows logged after the checkpoint we resume from; bring an older file's
-        header up to CSV_COLUMNS so that appended rows line up."""
-        path = self.run_dir / "progress.csv"
-        if not path.exists():
-            return
-        with path.open() as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = list(reader.fieldnames or [])
-        keep = [r for r in rows if int(float(r["agent_steps"])) <= self.agent_steps]
-        if len(keep) != len(rows) or header != CSV_COLUMNS:
-            lines = [",".join(CSV_COLUMNS)] + [
-                ",".join(r.get(c) or "" for c in CSV_COLUMNS) for r in keep
-            ]
-            atomic_write_text(path, "\n".join(lines) + "\n")
-
-    def checkpoint(self) -> None:
-        cfg = self.cfg
-        state = {
-            "format": "glamor-mini/ckpt/1",
-            "config": cfg.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "agent_steps": self.agent_steps,
-            "updates": self.updates,
-            "episodes": self.collector.episodes,
-            "wall_seconds": self.wall_seconds,
-            "rng": self._rng_state(),
-            "replay": self.replay.state_dict() if cfg.save_replay else None,
-        }
-        atomic_torch_save(state, self.run_dir / "ckpt.pt")
-
-    def _numpy_rngs(self) -> dict[str, np.random.Generator]:
+    # ------------------------------------------------------------------ checkpoint state
+    def _numpy_rngs(self) -> dict:
         rngs = {"collector": self.collector.rng}
         policy, depth = self.policy, 0
         while policy is not None:  # the policy and the policies it wraps
@@ -277,54 +147,61 @@ class Trainer:
             policy, depth = getattr(policy, "policy", None), depth + 1
         return rngs
 
-    def _rng_state(self) -> dict:
-        gens = {name: g.get_state() for name, g in self.agent.generators.items()}
-        gens["torch"] = torch.get_rng_state()
-        nps = {name: r.bit_generator.state for name, r in self._numpy_rngs().items()}
-        return {"torch": gens, "numpy": nps}
+    def state_dict(self) -> dict:
+        cfg = self.cfg
+        gens = {**self.agent.generators, "replay": self.replay.generator}
+        return {
+            "format": CKPT_FORMAT,
+            "config": cfg.to_dict(),
+            "provenance": self.provenance,
+            "agent": self.agent.state_dict(),
+            "counters": {
+                "agent_steps": self.agent_steps,
+                "updates": self.updates,
+                "episodes": self.collector.episodes,
+                "wall_seconds": self.wall_seconds,
+            },
+            "rng": {
+                "generators": generator_states(gens),
+                "torch": torch.get_rng_state(),
+                "numpy": {k: r.bit_generator.state for k, r in self._numpy_rngs().items()},
+            },
+            "replay": self.replay.state_dict() if cfg.save_replay else None,
+        }
 
-    def _load_checkpoint(self, path: Path) -> None:
+    def load_state(self, state: dict) -> None:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            if not isinstance(state, dict) or state.get("format") != "glamor-mini/ckpt/1":
-                raise ValueError("not a glamor-mini checkpoint")
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-        except Exception as err:  # noqa: BLE001 - any failure here means an unusable file
+            self.agent.load_state_dict(state["agent"])
+        except (KeyError, ValueError, RuntimeError) as err:
+            msg = str(err).splitlines()[0][:300]
             raise CheckpointError(
-                f"cannot resume from {path}: {type(err).__name__}: {err}. The file is corrupt or "
-                "from another model; move it away to start afresh, or choose another --out."
-            ) from err
-        self.agent_steps, self.updates = int(state["agent_steps"]), int(state["updates"])
-        self.collector.episodes = int(state["episodes"])
-        self.wall_before = float(state["wall_seconds"])
+                f"cannot resume from {self.rundir.ckpt}: {type(err).__name__}: {msg}. The file "
+                "is from another model; move it away to start afresh, or choose another --out."
+            ) from None
+        c = state["counters"]
+        self.agent_steps, self.updates = int(c["agent_steps"]), int(c["updates"])
+        self.collector.episodes = int(c["episodes"])
+        self.wall_before = float(c["wall_seconds"])
         rng = state["rng"]
-        for name, g in self.agent.generators.items():
-            g.set_state(rng["torch"][name])
-        torch.set_rng_state(rng["torch"]["torch"])
+        gens = {**self.agent.generators, "replay": self.replay.generator}
+        saved = rng.get("generators", rng.get("torch", {}))  # format 1 kept them under "torch"
+        restore_generators(gens, saved, reseed=self.cfg.seed + self.agent_steps, warn=self.note)
+        global_state = rng["torch"]
+        if isinstance(global_state, dict):  # format 1
+            global_state = global_state["torch"]
+        torch.set_rng_state(global_state)
         for name, r in self._numpy_rngs().items():
-            r.bit_generator.state = rng["numpy"][name]
+            if name in rng["numpy"]:
+                r.bit_generator.state = rng["numpy"][name]
         if state.get("replay") is not None:
             self.replay.load_state_dict(state["replay"])
 
-    # ------------------------------------------------------------------ learning
-    def update(self) -> None:
-        """One gradient step of Eq. 9 on a relabelled batch."""
-        cfg = self.cfg
-        batch = self.replay.sample(cfg.batch_size).to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            loss, stats = self.model.loss(
-                batch.obs, batch.goal, batch.actions, batch.lengths, alpha=cfg.alpha
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        self.updates += 1
-        self._stats.append(stats)
+    def checkpoint(self) -> None:
+        self.rundir.save_checkpoint(self.state_dict())
 
+    # ------------------------------------------------------------------ learning
     def updates_owed(self) -> int:
+        """Updates due so that updates * batch_size ~= replay_ratio * (steps - learning_starts)."""
         cfg = self.cfg
         if self.agent_steps < cfg.learning_starts or self.replay.size == 0:
             return 0
@@ -333,15 +210,20 @@ class Trainer:
         )
         return max(0, due - self.updates)
 
+    def update(self) -> None:
+        self._stats.append(self.agent.update(self.agent.sample(self.replay, self.cfg.batch_size)))
+        self.updates += 1
+
     def run_eval(self) -> EvalResult:
+        self.agent.train_mode(False)
         self.last_eval = evaluate(
             self.task,
-            self.model,
-            planner_settings(self.cfg),
+            None,
+            None,
             self.eval_goals,
             self.cfg.eval_episodes,
             seed=self.cfg.seed,
-            policy=self.agent.make_eval_policy(self.cfg.seed),
+            policy=self.agent.eval_policy(self.cfg.seed),
         )
         return self.last_eval
 
@@ -350,12 +232,12 @@ class Trainer:
     def wall_seconds(self) -> float:
         return self.wall_before + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0)
 
-    def _writer_(self):
-        if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(str(self.run_dir))
-        return self._writer
+    def note(self, text: str) -> None:
+        console = getattr(self, "console", None)
+        if console is not None:
+            console.line(text)
+        else:
+            print(text, flush=True)
 
     def log(self, eval_result: EvalResult | None, sps: float) -> dict:
         row: dict[str, float | int | str] = {
@@ -364,107 +246,75 @@ class Trainer:
             "episodes": self.collector.episodes,
             "wall_seconds": round(self.wall_seconds, 2),
             "steps_per_second": round(sps, 1),
-            "eps": round(self.policy_eps(), 4),
+            "eps": round(float(getattr(self.policy, "eps", 1.0)), 4),
         }
         if self._stats:
-            for k in ("loss", "inverse_nll", "prior_nll"):
-                if k not in self._stats[0]:  # baselines (GCSL) report only some of these
-                    continue
-                row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
+            for k in self._stats[0]:
+                if k in CSV_COLUMNS:
+                    row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
             self._stats.clear()
         visited = self.collector.pop_visit_rate()
         if visited is not None:
             row["train_goal_visited"] = round(visited, 4)
         if eval_result is not None:
-            row["eval_goal_achievement"] = eval_result.goal_achievement
-            if eval_result.optimal_path_rate is not None:
-                row["eval_optimal_path_rate"] = eval_result.optimal_path_rate
-            if eval_result.mean_extra_steps is not None:
-                row["eval_mean_extra_steps"] = round(eval_result.mean_extra_steps, 3)
-            if eval_result.achievement_beyond_start is not None:
-                row["eval_beyond_start"] = round(eval_result.achievement_beyond_start, 4)
-        path = self.run_dir / "progress.csv"
-        new = not path.exists()
-        with path.open("a", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-            if new:
-                w.writeheader()
-            w.writerow(row)
-        tb = self._writer_()
-        groups = {
-            "loss": "losses",
-            "inverse_nll": "losses",
-            "prior_nll": "losses",
-            "eps": "charts",
-            "steps_per_second": "charts",
-            "train_goal_visited": "charts",
-            "updates": "charts",
-            "episodes": "charts",
-        }
-        for k, v in row.items():
-            if k.startswith("eval_"):
-                tb.add_scalar(f"eval/{k[5:]}", v, self.agent_steps)
-            elif k in groups:
-                tb.add_scalar(f"{groups[k]}/{k}", v, self.agent_steps)
-        tb.flush()
+            row.update(eval_row(eval_result))
+        self.rundir.log_row(row)
+        self.console.row(row)
         return row
-
-    def policy_eps(self) -> float:
-        return float(getattr(self.policy, "eps", 1.0))
 
     # ------------------------------------------------------------------ Algorithm 1
     def run(self, on_step: Callable[[Trainer], None] | None = None) -> TrainResult:
         cfg = self.cfg
+        if self.finished is not None and not self.reevaluate:
+            return self._already_finished()
         self._t0 = time.perf_counter()
-        eval_at = -1
-        bar = tqdm(
-            total=cfg.total_steps,
-            initial=min(self.agent_steps, cfg.total_steps),
-            disable=not cfg.progress,
-            mininterval=1.0,
-            desc=self.agent.name,
-            unit="step",
-            dynamic_ncols=True,
+        self.console = ConsoleLog(
+            f"{self.agent.name} {self.task.name} seed {cfg.seed}",
+            cfg.total_steps,
+            self.agent_steps,
+            cfg.progress,
         )
-        last_t, last_steps = time.perf_counter(), self.agent_steps
-        try:
-            while self.agent_steps < cfg.total_steps:
-                if isinstance(self.policy, EpsilonGreedy):
-                    self.policy.eps = self.eps_schedule(self.agent_steps)
-                self.model.eval()
-                n = self.collector.step()
-                self.model.train()
-                prev_steps, self.agent_steps = self.agent_steps, self.agent_steps + n
-                bar.update(n)
-                for _ in range(self.updates_owed()):
-                    self.update()
-                ev = None
-                if cfg.eval_every and _crossed(prev_steps, self.agent_steps, cfg.eval_every):
-                    ev, eval_at = self.run_eval(), self.agent_steps
-                if _crossed(prev_steps, self.agent_steps, cfg.log_every) or ev is not None:
-                    now = time.perf_counter()
-                    sps = (self.agent_steps - last_steps) / max(now - last_t, 1e-9)
-                    last_t, last_steps = now, self.agent_steps
-                    row = self.log(ev, sps)
-                    bar.set_postfix(
-                        {k: row[k] for k in ("loss", "eval_goal_achievement") if k in row}
-                    )
-                if cfg.checkpoint_every and _crossed(
-                    prev_steps, self.agent_steps, cfg.checkpoint_every
-                ):
-                    self.checkpoint()
-                if on_step is not None:
-                    on_step(self)
-        except KeyboardInterrupt:
-            bar.close()
-            self.collector.close()
-            self.checkpoint()
-            print(
-                f"\ninterrupted at {self.agent_steps} agent steps; checkpoint written to "
-                f"{self.run_dir / 'ckpt.pt'}; rerun the same command to resume"
+        if cfg.learning_starts >= cfg.total_steps and self.agent_steps < cfg.total_steps:
+            self.note(
+                f"warning: learning_starts={cfg.learning_starts} >= total_steps="
+                f"{cfg.total_steps}: no gradient update will happen in this run"
             )
-            raise
-        bar.close()
+        eval_at = -1
+        last_t, last_steps = time.perf_counter(), self.agent_steps
+        with _sigterm_as_interrupt():
+            try:
+                while self.agent_steps < cfg.total_steps:
+                    if isinstance(self.policy, EpsilonGreedy):
+                        self.policy.eps = self.eps_schedule(self.agent_steps)
+                    self.agent.train_mode(False)
+                    n = self.collector.step()
+                    self.agent.train_mode(True)
+                    prev, self.agent_steps = self.agent_steps, self.agent_steps + n
+                    self.console.advance(n)
+                    for _ in range(self.updates_owed()):
+                        self.update()
+                    ev = None
+                    if cfg.eval_every and _crossed(prev, self.agent_steps, cfg.eval_every):
+                        ev, eval_at = self.run_eval(), self.agent_steps
+                    if _crossed(prev, self.agent_steps, cfg.log_every) or ev is not None:
+                        now = time.perf_counter()
+                        sps = (self.agent_steps - last_steps) / max(now - last_t, 1e-9)
+                        last_t, last_steps = now, self.agent_steps
+                        self.log(ev, sps)
+                    if cfg.checkpoint_every and _crossed(
+                        prev, self.agent_steps, cfg.checkpoint_every
+                    ):
+                        self.checkpoint()
+                    if on_step is not None:
+                        on_step(self)
+            except KeyboardInterrupt:
+                self.console.close()
+                self.collector.close()
+                self.checkpoint()
+                self.rundir.close()
+                raise Interrupted(self.agent_steps, self.run_dir) from None
+            finally:
+                self.console.close()
         self.collector.close()
         result = self.last_eval
         if result is None or eval_at != self.agent_steps:
@@ -472,12 +322,29 @@ class Trainer:
             self.log(result, 0.0)
         self.checkpoint()
         self.write_eval(result)
-        if self._writer is not None:
-            self._writer.close()
+        self.rundir.close()
         return TrainResult(self.model, result, self.run_dir, self.agent_steps, self.wall_seconds)
 
+    def _already_finished(self) -> TrainResult:
+        ev = self.finished or {}
+        self.collector.close()
+        print(
+            f"{self.run_dir} already finished (eval.json: goal achievement "
+            f"{ev.get('goal_achievement')} at {ev.get('agent_steps')} agent steps); nothing to "
+            "do. Pass --reevaluate to evaluate it again, or raise --total_steps to train on.",
+            flush=True,
+        )
+        return TrainResult(
+            self.model,
+            eval_from_json(ev),
+            self.run_dir,
+            self.agent_steps,
+            self.wall_before,
+            already_finished=True,
+        )
+
     def write_eval(self, result: EvalResult) -> None:
-        out = {
+        summary = {
             **result.summary(),
             "agent_steps": self.agent_steps,
             "updates": self.updates,
@@ -487,30 +354,50 @@ class Trainer:
             **self.agent.acting,
             "per_goal": result.per_goal,
         }
-        atomic_write_text(self.run_dir / "eval.json", json.dumps(out, indent=2) + "\n")
-        plot = getattr(self.task, "plot_outcomes", None)
-        tmp = self.run_dir / ".eval.tmp.png"
-        if plot is not None:
-            labels = np.array([g["labels"] for g in result.per_goal])
-            cols = [[g["achieved"], g.get("optimal", np.nan)] for g in result.per_goal]
-            plot(labels, np.array(cols), tmp)
-            tmp.replace(self.run_dir / "eval.png")
-        elif result.final_frames is not None:  # pixel suites: goals above achieved frames
-            from glamor_mini.goals import plot_goal_grid
+        self.rundir.write_eval(summary)
+        write_eval_artefacts(
+            self.run_dir, self.task, result, self.eval_goals, self.agent, self.cfg.seed
+        )
 
-            n = len(self.eval_goals)
-            plot_goal_grid(
-                self.eval_goals.frames,
-                result.final_frames[:n],
-                result.achieved[:n],
-                self.run_dir / "eval.png",
-                title=self.task.name,
-            )
-            gif = getattr(self.task, "save_episode_gif", None)
-            if gif is not None:  # one episode, goal beside the agent's view (an achieved goal)
-                best = int(np.argmax(result.achieved[:n])) if result.achieved is not None else 0
-                policy = self.agent.make_eval_policy(self.cfg.seed)
-                gif(policy, self.eval_goals, self.run_dir / "episode.gif", goal_index=best)
+
+def eval_row(result: EvalResult) -> dict:
+    """The eval_* columns of progress.csv for one evaluation."""
+    row: dict = {"eval_goal_achievement": result.goal_achievement}
+    if result.optimal_path_rate is not None:
+        row["eval_optimal_path_rate"] = result.optimal_path_rate
+    if result.mean_extra_steps is not None:
+        row["eval_mean_extra_steps"] = round(result.mean_extra_steps, 3)
+    if result.achievement_beyond_start is not None:
+        row["eval_beyond_start"] = round(result.achievement_beyond_start, 4)
+    return row
+
+
+def eval_from_json(ev: dict) -> EvalResult | None:
+    """An EvalResult rebuilt from eval.json (arrays such as final frames are not saved)."""
+    if not ev:
+        return None
+    names = {f.name for f in fields(EvalResult)} - {"final_frames", "achieved"}
+    return EvalResult(**{k: v for k, v in ev.items() if k in names})
+
+
+class _sigterm_as_interrupt:
+    """Within the block, SIGTERM (what clusters and Ray send on preemption) raises
+    KeyboardInterrupt, so it writes a checkpoint like Ctrl-C. Main thread only."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
 
 
 def _crossed(before: int, after: int, every: int) -> bool:
@@ -519,7 +406,13 @@ def _crossed(before: int, after: int, every: int) -> bool:
 
 
 def train(
-    cfg: Config, out: str | Path | None = None, on_step: Callable[[Trainer], None] | None = None
+    cfg: Config,
+    out: str | Path | None = None,
+    on_step: Callable[[Trainer], None] | None = None,
+    reevaluate: bool = False,
 ) -> TrainResult:
-    """Run (or resume) Algorithm 1 into `out` (a temporary directory when None)."""
-    return Trainer(cfg, out).run(on_step)
+    """Run (or resume) Algorithm 1 into `out` (a temporary directory when None). A finished run
+    is not trained again (its eval.json is returned) unless `reevaluate`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        return Trainer(cfg, out, reevaluate=reevaluate).run(on_step)

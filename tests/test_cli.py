@@ -80,7 +80,7 @@ def test_corrupt_checkpoint_via_cli(tmp_path, capsys):
     (out / "ckpt.pt").write_bytes(b"\x00garbage")
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     code, _, err = run_cli(["debug", "--out", str(out)], capsys)
-    assert code == 2 and "cannot resume" in err and "corrupt" in err
+    assert code == 2 and "cannot load" in err and "corrupt" in err
     assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
 

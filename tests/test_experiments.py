@@ -95,9 +95,9 @@ def test_sweep_rejects_duplicate_names(tmp_path):
 def test_load_run_restores_the_checkpoint_weights(sweep_root):
     root, _ = sweep_root
     run = load_run(root / "s-seed0")
-    state = torch.load(root / "s-seed0" / "ckpt.pt", map_location="cpu", weights_only=False)
+    state = torch.load(root / "s-seed0" / "ckpt.pt", map_location="cpu", weights_only=True)
     for k, v in run.model.state_dict().items():
-        assert torch.equal(v, state["model"][k]), k
+        assert torch.equal(v, state["agent"]["modules"]["model"][k]), k
     assert run.cfg.seed == 0 and run.task.horizon == 6 and not run.model.training
 
 

@@ -69,8 +69,8 @@ def test_crash_then_resume_continues_from_checkpoint(tmp_path):
 
     with pytest.raises(Crash):
         train(cfg, out, on_step=crash)
-    saved = torch.load(out / "ckpt.pt", weights_only=False)
-    assert saved["agent_steps"] == 800
+    saved = torch.load(out / "ckpt.pt", weights_only=True)
+    assert saved["counters"]["agent_steps"] == 800
     rows = read_rows(out / "progress.csv")
     assert [int(r["agent_steps"]) for r in rows] == [400, 800, 1200]
 
@@ -113,9 +113,9 @@ def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
         if trainer.agent_steps >= 1000:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 1000; rerun the same"):
         train(cfg, out, on_step=interrupt)
-    assert torch.load(out / "ckpt.pt", weights_only=False)["agent_steps"] == 1000
+    assert torch.load(out / "ckpt.pt", weights_only=True)["counters"]["agent_steps"] == 1000
     assert train(cfg, out).agent_steps == 1600
 
 
@@ -123,7 +123,7 @@ def test_resume_with_a_different_experiment_is_refused(tmp_path):
     out = tmp_path / "run"
     train(make_config("debug"), out)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match=r"another experiment \(lr: 0.001 -> 0.1"):
         train(make_config("debug", lr=0.1), out)
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert before == after
@@ -134,6 +134,6 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path
     train(make_config("debug"), out)
     (out / "ckpt.pt").write_bytes(b"not a checkpoint")
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    with pytest.raises(CheckpointError, match="cannot resume"):
+    with pytest.raises(CheckpointError, match="corrupt or not a checkpoint"):
         train(make_config("debug"), out)
     assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}

@@ -389,7 +389,7 @@ class DiscernAgent(Agent):
         return {
             "loss": total.detach(),
             "q_loss": q_loss.detach(),
-            "xi_loss": xi_loss.detach(),
+            "reward_loss": xi_loss.detach(),
             "xi_accuracy": xi_acc.detach(),
             "q_mean": q.detach().mean(),
             "reward_commanded": (reward * cmd).sum() / cmd.sum().clamp(min=1.0),

@@ -26,26 +26,15 @@ epsilon-greedy. GCSL never ends an episode early: it acts until t = T.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from glamor_mini.agents import SupervisedAgent, register_agent, seed_offset, time_features
 from glamor_mini.envs.base import obs_shape
 from glamor_mini.models import make_encoder, parse_channels
 
 ACT_MODES = ("greedy", "sample")
-
-
-def time_features(h: Tensor, horizon: int) -> Tensor:
-    """The periodic time-remaining feature of §4.3: h (B,) -> (B, 2) [sin 2 pi h/T, cos 2 pi h/T].
-
-    Note that h = T and h = 0 map to the same point; h = 0 never reaches the policy (rows with
-    k = 0 are masked out of the loss and an acting agent always has T - t >= 1 steps left).
-    """
-    angle = 2.0 * math.pi * h.float() / float(horizon)
-    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
 
 
 class GCSLPolicyModel(nn.Module):
@@ -184,30 +173,42 @@ def build_gcsl_model(cfg, task) -> GCSLPolicyModel:
     )
 
 
-def build_gcsl(cfg, task, device: torch.device):
-    """GCSL as an `Agent` for Algorithm 1's loop (train.ALGOS['gcsl']).
+@register_agent("gcsl")
+class GCSLAgent(SupervisedAgent):
+    """GCSL as an Agent for Algorithm 1's loop (`--algo gcsl`).
 
     Collection: the GCSL policy itself (cfg.gcsl_act, conditioned on h = T - t), wrapped in
     epsilon-greedy by the trainer. Evaluation: the same policy, acting until T.
     """
-    from glamor_mini.train import Agent  # train imports this module lazily (ALGOS)
 
-    model = build_gcsl_model(cfg, task).to(device)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
-    collect = GCSLPolicy(model, cfg.gcsl_act, gen)
+    name = "GCSL"
 
-    def make_eval_policy(seed: int) -> GCSLPolicy:
-        return GCSLPolicy(model, cfg.gcsl_act, torch.Generator(device=device).manual_seed(seed))
+    def __init__(self, cfg, task, train_goals, device: torch.device):
+        super().__init__(cfg, task, train_goals, device)
+        self.net = build_gcsl_model(cfg, task).to(device)
+        self._make_optimizer()
+        self.generators["gcsl_policy"] = torch.Generator(device=device).manual_seed(
+            seed_offset(cfg.seed, "planner")
+        )
+        self._collect = GCSLPolicy(self.net, cfg.gcsl_act, self.generators["gcsl_policy"])
 
-    acting = {"policy": {"act": cfg.gcsl_act, "conditioned_on": "goal and h = T - t"}}
-    return Agent(model, collect, make_eval_policy, {"gcsl_policy": gen}, "GCSL", acting)
+    def collect_policy(self) -> GCSLPolicy:
+        return self._collect
+
+    def eval_policy(self, seed: int) -> GCSLPolicy:
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        return GCSLPolicy(self.net, self.cfg.gcsl_act, gen)
+
+    @property
+    def acting(self) -> dict:
+        return {"policy": {"act": self.cfg.gcsl_act, "conditioned_on": "goal and h = T - t"}}
 
 
 __all__ = [
     "ACT_MODES",
     "GCSLPolicy",
     "GCSLPolicyModel",
-    "build_gcsl",
+    "GCSLAgent",
     "build_gcsl_model",
     "time_features",
 ]

@@ -313,44 +313,11 @@ class AtariTask:
         return None
 
     # ------------------------------------------------------------------ pictures
-    def record_episode(self, policy, goals: GoalSet, goal_index: int = 0, seed: int = 0):
-        """Run one episode toward goals[goal_index] with `policy` (closed-loop API of
-        policies.py). -> frames (n+1, 1, H, W) uint8 the agent saw, labels (n+1, L), achieved."""
-        import torch
-
-        env = self.make_env()
-        frame, labels = env.reset(seed=int(seed * 10_007 + goal_index))
-        c = self.frame_shape[0]
-        stack = np.concatenate([frame] * self.frame_stack, axis=0)
-        frames, labs = [frame], [labels]
-        goal = torch.from_numpy(goals.frames[goal_index : goal_index + 1])
-        for t in range(self.horizon):
-            actions, stop = policy.act(
-                torch.zeros(1, dtype=torch.long),
-                torch.from_numpy(stack[None]),
-                goal,
-                torch.tensor([self.horizon - t]),
-                torch.tensor([t == 0]),
-            )
-            if bool(stop[0]):
-                break
-            frame, labels, ended = env.step(int(actions[0]))
-            stack = np.concatenate([stack[c:], frame], axis=0)
-            frames.append(frame)
-            labs.append(labels)
-            if ended:
-                break
-        env.close()
-        ok = bool(self.achieved(labs[-1][None], goals.labels[goal_index][None])[0])
-        return np.stack(frames), np.stack(labs), ok
-
-    def save_episode_gif(
-        self, policy, goals: GoalSet, path: str | Path, goal_index: int = 0, seed: int = 0
-    ) -> bool:
-        """A GIF of one episode: the goal frame beside the agent's view. Returns achieved."""
-        frames, _, ok = self.record_episode(policy, goals, goal_index, seed)
-        save_goal_gif(goals.frames[goal_index], frames, path, achieved=ok)
-        return ok
+    def save_goal_gif(
+        self, goal_frame: np.ndarray, frames: np.ndarray, path: str | Path, achieved=None
+    ) -> None:
+        """One episode as a GIF, the goal beside the agent's view (run dirs' episode.gif)."""
+        save_goal_gif(goal_frame, frames, path, achieved=achieved)
 
 
 def save_goal_gif(

@@ -112,7 +112,8 @@ class SubprocVecEnv:
 
 def env_from_config(cfg_dict: dict[str, Any]) -> SuiteEnv:
     """Picklable env factory for SubprocVecEnv: rebuild the task from a config dict."""
-    from glamor_mini.config import Config
+    from types import SimpleNamespace
+
     from glamor_mini.envs import make_task
 
-    return make_task(Config.from_dict(cfg_dict)).make_env()
+    return make_task(SimpleNamespace(**cfg_dict)).make_env()

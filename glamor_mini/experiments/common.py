@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from glamor_mini.config import Config, ConfigError, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
+from glamor_mini.rundir import CheckpointError, read_checkpoint
 
 RUNS_ROOT = Path("runs/experiments")
 """Default root of the experiments' run directories (ignored by git)."""
@@ -124,17 +125,17 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
             f"gridworld --out {run_dir}`) or pass the directory of a finished run"
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = read_checkpoint(path)  # weights_only=True: a checkpoint never runs code
         cfg = Config.from_dict(state["config"])
-    except (KeyError, TypeError, ConfigError, RuntimeError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable glamor-mini checkpoint: {err}") from err
+    except (KeyError, TypeError, ConfigError, CheckpointError) as err:
+        raise ValueError(f"{path} is not a readable glamor-mini checkpoint: {err}") from None
     if cfg.algo != "glamor":
         raise ValueError(
             f"{run_dir} holds a {cfg.algo!r} run; load_run rebuilds GLAMOR models only"
         )
     task = make_task(cfg)
     model = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["agent"]["modules"]["model"])
     model.to(device).eval()
     return LoadedRun(cfg, task, model, run_dir)
 
