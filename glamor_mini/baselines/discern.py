@@ -397,11 +397,13 @@ class DiscernAgent(Agent):
 
 
 def _fingerprint(frames: Tensor) -> Tensor:
-    """(N, c, H, W) uint8 -> (N,) float64 that is equal for equal frames and, with probability
-    ~1, different for different ones (a dot product with fixed random weights)."""
-    flat = frames.reshape(len(frames), -1).double()
-    w = torch.rand(flat.shape[1], generator=torch.Generator().manual_seed(12345), dtype=flat.dtype)
-    return flat @ w
+    """(N, c, H, W) uint8 -> (N,) int64, equal for equal frames and, with probability ~1,
+    different for different ones: a dot product with fixed random integer weights (integer
+    arithmetic, so it is exact whatever the batch shape)."""
+    flat = frames.reshape(len(frames), -1).long()
+    gen = torch.Generator().manual_seed(12345)
+    w = torch.randint(1 << 20, (flat.shape[1],), generator=gen, dtype=torch.long)
+    return (flat * w).sum(dim=1)
 
 
 __all__ = [
