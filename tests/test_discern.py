@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 import gridworld
 from glamor_mini.agents import build_agent
@@ -258,8 +257,9 @@ def test_state_dict_round_trip_through_weights_only_load():
     b.generators["discern"].set_state(a.generators["discern"].get_state())
     assert b.updates == a.updates == 5
     for name, m in a.modules().items():
-        for (k, x), y in zip(m.state_dict().items(), b.modules()[name].state_dict().values()):
-            assert torch.equal(x, y), (name, k)
+        other = b.modules()[name].state_dict()
+        for k, x in m.state_dict().items():
+            assert torch.equal(x, other[k]), (name, k)
     rb_b = ReplayBuffer(rb.capacity, rb.frame_shape, 1, rb.horizon)
     rb_b.load_state_dict(rb.state_dict())
     for _ in range(4):  # the 8th update copies the target: both must do it at the same time
