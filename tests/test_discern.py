@@ -330,3 +330,15 @@ def test_checkpoint_and_resume_through_train(tmp_path):
             assert torch.equal(x, saved["modules"][name][k]), (name, k)
     result = trainer.run()
     assert result.agent_steps == 1200 and agent.updates > saved["extra"]["updates"]
+
+
+def test_baselines_experiment_runs_the_three_agents_with_one_config():
+    from glamor_mini.experiments import get_experiment
+    from glamor_mini.experiments.baselines import specs
+
+    assert callable(get_experiment("baselines"))
+    sweep = specs("small", [0, 1])
+    assert [s.cfg.algo for s in sweep] == ["glamor"] * 2 + ["gcsl"] * 2 + ["discern"] * 2
+    base = {k: v for k, v in sweep[0].cfg.to_dict().items() if k not in ("algo", "seed")}
+    for s in sweep:  # identical budgets, schedules and settings; only algo and seed differ
+        assert {k: v for k, v in s.cfg.to_dict().items() if k not in ("algo", "seed")} == base
