@@ -22,7 +22,11 @@ Three parts, trained together by `DiscernAgent.update` on batches drawn from the
    given the trajectory's final frame s_T:
 
        L_xi = CE( beta [xi(s_T).xi(g), xi(s_T).xi(d_1), .., xi(s_T).xi(d_K)], class 0 ),
-       beta = K + 1 by default.
+       beta = K + 1 by default; decoys equal to g are masked out.
+
+   With `discern_xi_hindsight` (default) xi also learns from the relabelled pairs (s_T, g = s_T),
+   i.e. to tell states apart. From commanded pairs alone xi collapses while the policy is still
+   random (s_T says nothing about g, and a constant xi is optimal), so r_T ~ 1 for everything.
 
    The reward is zero before the last step and  r_T = max(0, xi(s_T).xi(g))  at it. It is
    recomputed with the current xi every time a batch is sampled (`final_reward`), so the replay
