@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from common import base_parser, print_table, setup, time_interleaved, verdict
 
+from glamor_mini.agents import GlamorAgent
 from glamor_mini.config import make_config
 from glamor_mini.envs.atari import AtariSuiteEnv, AtariTask
 from glamor_mini.policies import EpsilonGreedy, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
 from glamor_mini.rollout import Collector
-from glamor_mini.train import build_glamor
 
 TARGET_RATIO = 0.85
 
@@ -154,9 +154,9 @@ def main() -> None:
         rnd = collection_rate(
             task, n_envs, UniformRandomPolicy(task.n_actions, 0), args.collect_steps, args.seed
         )
-        agent = build_glamor(cfg.replace(n_envs=n_envs), task, device)
-        agent.model.eval()
-        planner = EpsilonGreedy(agent.collect_policy, task.n_actions, eps=0.1, seed=0)
+        agent = GlamorAgent(cfg.replace(n_envs=n_envs), task, task.train_goals(0), device)
+        agent.train_mode(False)
+        planner = EpsilonGreedy(agent.collect_policy(), task.n_actions, eps=0.1, seed=0)
         with torch.no_grad():
             pl = collection_rate(task, n_envs, planner, args.collect_steps, args.seed)
         base.setdefault("rnd", rnd)

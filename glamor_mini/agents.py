@@ -134,10 +134,11 @@ class Agent:
         self.load_extra_state(state.get("extra", {}))
 
     def step_optimizer(self, loss: Tensor, optimizer: torch.optim.Optimizer, params) -> None:
-        """Backward + gradient clipping (cfg.grad_clip) + step. Raises NonFiniteLossError on a
-        NaN/inf loss, so a bad setting stops the run with a clear message instead of training
-        on NaN. (The check costs one device sync per update.)"""
-        if not torch.isfinite(loss.detach()).item():
+        """Backward + gradient clipping (cfg.grad_clip) + step. On the CPU a NaN/inf loss raises
+        NonFiniteLossError at once, so a bad setting stops the run with a clear message instead
+        of training on NaN; on a GPU (where the check would cost a host sync per update) the
+        trainer checks the logged losses once per log interval instead."""
+        if loss.device.type == "cpu" and not torch.isfinite(loss.detach()).item():
             raise NonFiniteLossError(
                 f"{self.name}: the loss became {loss.item()} — check lr, clip_p_actions and the "
                 "other numeric settings (a value that is inf/NaN or far too large)"
@@ -209,6 +210,7 @@ class GlamorAgent(SupervisedAgent):
     def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
         super().__init__(cfg, task, train_goals, device)
         self.net = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions).to(device)
+        self.net.amp = self.amp  # bf16 encoders while planning too (heads stay fp32)
         self._make_optimizer()
         self.planner = PlannerSettings.from_config(cfg)
         self.collect_planner = PlannerSettings.from_config(cfg, collect=True)

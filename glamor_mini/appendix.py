@@ -12,11 +12,18 @@ where beta_t is the data-collection policy: beta_t = pi_t when GCSL samples from
 GLAMOR instead picks argmax_a p(a | g) / p(a) = argmax_a p(s = g | a) (Bayes: the data's p(a)
 cancels), which is optimal whatever policy collected the data, provided p(a) > 0.
 
+Four agents, exactly (`iterate_operator`): sampling GCSL, greedy GCSL, GLAMOR without the prior
+(which with T = 1 plans argmax_a p(a | g): the greedy GCSL operator, step for step) and GLAMOR,
+each distilling its own epsilon-greedy data. On the paper's die greedy GCSL / no-prior GLAMOR keep
+the loaded die (pi(loaded | 1) -> 6/11 at eps = 0, 0.6 at eps = 0.1) but "fair everywhere" is a
+second, absorbing fixed point; on a die loaded 0.3 toward face 1 they lose it from uniform.
+
 Learned: probes that read the same quantities off trained models on the die task
 (glamor_mini.envs.die): GCSL's pi(a | s_0, g, h = 1), GLAMOR's inverse model p(a | s_0, g), prior
 p(a | s_0), Eq. 8 scores of the one-roll plans and the planner's actual choice; `DieRecorder`
-records them during training (train's `on_step`), `train_die_variants` trains the four agents of
-notebook 05 and `python -m glamor_mini.appendix` draws docs/figures/loaded_die.png.
+records them during training (train's `on_step`), `train_die_variants` trains the four agents,
+`learned_vs_exact` puts them next to the exact operators, and `python -m glamor_mini.appendix`
+writes docs/figures/loaded_die.csv/.png (both dice, 3 seeds).
 
 Shapes: policies are (G, A) arrays (goal rows, action columns); p_outcome is (A, G).
 """
@@ -144,6 +151,110 @@ def bayes_choices(
     return ratio.argmax(axis=1), inv.argmax(axis=1)
 
 
+# ====================================================================== A.1: three agents, exactly
+
+OPERATORS = ("GCSL (sample)", "GCSL (greedy)", "GLAMOR, no prior", "GLAMOR")
+"""The agents whose exact learning dynamics `iterate_operator` computes (same order as
+DIE_VARIANTS)."""
+
+
+@dataclass
+class OperatorRun:
+    """The exact iteration of one agent on a one-step MDP.
+
+    tables: (n_iter + 1, G, A) what the agent learns at each iteration: GCSL's pi_t(a | g), or
+    GLAMOR's inverse model p_t(a | g) (both the Bayes posterior of the data, Eq. 12).
+    acting: (G, A) the final evaluation policy (no epsilon): pi_T itself (sampling GCSL), the
+    argmax of pi_T (greedy GCSL), argmax_a p_T(a | g) (no prior) or argmax_a p_T(a | g) / p_T(a).
+    """
+
+    name: str
+    tables: np.ndarray
+    acting: np.ndarray
+    p_outcome: np.ndarray
+
+    @property
+    def loaded_for_goal_1(self) -> np.ndarray:
+        """(n_iter + 1,) the learned p_t(loaded | g = 1) (action 1, goal row 0)."""
+        return self.tables[:, 0, 1]
+
+    @property
+    def choice(self) -> np.ndarray:
+        """(G,) the action the final policy takes most often per goal."""
+        return self.acting.argmax(axis=1)
+
+    @property
+    def success(self) -> float:
+        return overall_success(self.acting, self.p_outcome)
+
+
+def _one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
+    return np.eye(n_actions)[actions]
+
+
+def iterate_operator(
+    name: str,
+    p_outcome: np.ndarray,
+    n_iter: int = 60,
+    eps: float = 0.0,
+    goal_probs: np.ndarray | None = None,
+) -> OperatorRun:
+    """The exact dynamics of one agent from the uniform policy, with perfect distillation of its
+    own epsilon-greedy on-policy data at every iteration (Eq. 11-12 generalised):
+
+      * 'GCSL (sample)':    data from (1 - eps) pi_t + eps uniform;      pi_{t+1} = Bayes(data)
+      * 'GCSL (greedy)':    data from eps-greedy argmax_a pi_t(a | g);   pi_{t+1} = Bayes(data)
+      * 'GLAMOR, no prior': data from eps-greedy argmax_a p_t(a | g);    p_{t+1} = Bayes(data).
+        The planner without the prior (Eq. 8 with z = log p_theta, T = 1) picks argmax_a
+        p(a | g), and the inverse model is the Bayes posterior of the data: THE SAME operator as
+        greedy GCSL, step for step.
+      * 'GLAMOR':           data from eps-greedy argmax_a p_t(a | g) / p_t(a), with p_t(a) the
+        data's action marginal (the prior). By Bayes the ratio is p(s = g | a) / p_t(s = g), so
+        the choice is argmax_a p(s = g | a), optimal from any data with p_t(a) > 0.
+
+    Ties in an argmax are broken uniformly at random (a uniform table acts uniformly).
+    """
+    if name not in OPERATORS:
+        raise ValueError(f"operator {name!r} is not accepted; choose one of {OPERATORS}")
+    A, G = p_outcome.shape
+    gp = _check(uniform_policy(G, A), p_outcome, goal_probs)
+    table = uniform_policy(G, A)  # pi_0, or p_0(a | g) of uniformly random data
+    prior = np.full(A, 1.0 / A)  # p_0(a)
+    tables = [table]
+
+    def act_greedy(scores: np.ndarray) -> np.ndarray:
+        return behaviour(scores / scores.sum(axis=1, keepdims=True), "greedy")
+
+    def ratio_policy(tab: np.ndarray, pri: np.ndarray) -> np.ndarray:
+        r = np.where(pri[None] > 0, tab / np.where(pri > 0, pri, 1.0)[None], 0.0)
+        return act_greedy(r + 1e-300 * (pri[None] > 0))
+
+    for _ in range(n_iter):
+        if name == "GCSL (sample)":
+            beta = behaviour(table, "sample", eps)
+        elif name in ("GCSL (greedy)", "GLAMOR, no prior"):
+            beta = behaviour(table, "greedy", eps)
+        else:
+            beta = (1 - eps) * ratio_policy(table, prior) + eps / A
+        prior = action_marginal(beta, gp)
+        table = gcsl_step(beta, p_outcome, gp)  # Bayes posterior p(a | s = g) of beta's data
+        tables.append(table)
+    if name == "GCSL (sample)":
+        acting = table
+    elif name == "GLAMOR":
+        acting = ratio_policy(table, prior)
+    else:
+        acting = behaviour(table, "greedy")
+    return OperatorRun(name, np.stack(tables), acting, p_outcome)
+
+
+def exact_operators(
+    p_outcome: np.ndarray, n_iter: int = 60, eps: float = 0.0
+) -> dict[str, OperatorRun]:
+    """`iterate_operator` for each of OPERATORS."""
+    return {n: iterate_operator(n, p_outcome, n_iter, eps) for n in OPERATORS}
+
+
 # ====================================================================== A.1: learned models
 
 
@@ -261,6 +372,12 @@ class DieRun:
         vals = vals[:, 0, 1] if r.kind == "gcsl" else vals[:, 0].astype(float)
         return np.array(r.steps), vals
 
+    def learned_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(agent steps, (R, G, A) tables): what the agent learned, comparable with
+        `OperatorRun.tables`: GCSL's pi(a | g), GLAMOR's inverse model p(a | g)."""
+        r = self.recorder
+        return np.array(r.steps), r.series("policy" if r.kind == "gcsl" else "inverse")
+
     def final_choice(self) -> np.ndarray:
         """The action taken for each goal at the end: argmax pi (GCSL) or the planner's (G,)."""
         r = self.recorder
@@ -290,13 +407,60 @@ def train_die_variants(
     return runs
 
 
+def learned_vs_exact(
+    loaded: str = "1",
+    seeds: tuple[int, ...] = (0, 1, 2),
+    variants: dict[str, dict] | None = None,
+    last: int = 3,
+    progress: bool = True,
+    **overrides,
+) -> list[dict]:
+    """Train each variant on the die loaded `loaded` toward face 1 (preset 'die', whose final
+    epsilon is the paper's 0.1) for each seed, and put the learned numbers next to the exact
+    operator's (`iterate_operator` with the same final epsilon). One row per (variant, seed):
+
+      p_loaded_g1: learned pi(loaded | g = 1) (GCSL) or inverse p(loaded | g = 1) (GLAMOR),
+                   averaged over the last `last` recordings; exact_p_loaded_g1 the fixed point;
+      choice / exact_choice: the final action per goal, as a string like "100000";
+      success / exact_success: overall goal achievement (evaluation, no epsilon).
+    """
+    from glamor_mini.config import make_config
+    from glamor_mini.envs.die import outcome_probs
+
+    variants = DIE_VARIANTS if variants is None else variants
+    eps = make_config("die", **overrides).eps_final
+    P = outcome_probs(make_config("die").die_faces, loaded)
+    rows = []
+    for seed in seeds:
+        runs = train_die_variants(
+            variants, progress=progress, die_loaded=loaded, seed=seed, **overrides
+        )
+        for name, run in runs.items():
+            ex = iterate_operator(name, P, 400, eps)
+            _, tables = run.learned_table()
+            rows.append(
+                {
+                    "die": loaded,
+                    "variant": name,
+                    "seed": seed,
+                    "p_loaded_g1": float(tables[-last:, 0, 1].mean()),
+                    "exact_p_loaded_g1": float(ex.loaded_for_goal_1[-1]),
+                    "choice": "".join(map(str, run.final_choice().tolist())),
+                    "exact_choice": "".join(map(str, ex.choice.tolist())),
+                    "success": float(run.result.eval.goal_achievement),
+                    "exact_success": ex.success,
+                }
+            )
+    return rows
+
+
 def plot_die(
     exact: dict[str, np.ndarray],
     runs: dict[str, DieRun] | None = None,
     path: str | None = None,
 ):
-    """Left: exact pi_t(loaded | g = 1) over GCSL iterations (one line per entry of `exact`);
-    right: the learned agents' share of the loaded die for goal 1 vs agent steps."""
+    """Left: exact pi_t(loaded | g = 1) over iterations (one line per entry of `exact`);
+    right: the learned agents' p(loaded | g = 1) (GCSL's pi, GLAMOR's inverse model) vs steps."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     ncols = 1 if runs is None else 2
@@ -304,8 +468,9 @@ def plot_die(
     ax = axes[0, 0]
     for label, series in exact.items():
         ax.plot(np.arange(len(series)), series, marker="o", markersize=3, label=label)
-    ax.set_xlabel("GCSL iteration t (exact, Eq. 12)")
-    ax.set_ylabel("pi_t(loaded | g = 1)")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("iteration t (exact operator)")
+    ax.set_ylabel("p_t(loaded | g = 1)")
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("exact operator")
     ax.legend(fontsize=8)
@@ -313,10 +478,11 @@ def plot_die(
     if runs is not None:
         ax = axes[0, 1]
         for label, run in runs.items():
-            x, y = run.loaded_share()
-            ax.plot(x, y, marker="o", markersize=3, label=label)
+            x, tables = run.learned_table()
+            ax.plot(x, tables[:, 0, 1], marker="o", markersize=3, label=label)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
         ax.set_xlabel("agent steps")
-        ax.set_ylabel("loaded die for goal 1 (pi or choice)")
+        ax.set_ylabel("learned p(loaded | g = 1)")
         ax.set_ylim(-0.03, 1.03)
         ax.set_title("learned models (die preset)")
         ax.legend(fontsize=8)
@@ -328,49 +494,75 @@ def plot_die(
     return fig
 
 
-def die_figure(out: str = "docs/figures/loaded_die", n_iter: int = 20, seed: int = 0) -> dict:
-    """The command behind the README's loaded-die figure: the exact iterations (sample, greedy,
-    GLAMOR's choice) and the four learned agents of DIE_VARIANTS; writes OUT.png and OUT.csv."""
+def plot_learned_vs_exact(
+    rows: list[dict], eps: float = 0.1, n_iter: int = 30, path: str | None = None
+):
+    """One panel per die: the exact p_t(loaded | g = 1) of each agent over iterations (lines)
+    and the learned values of every seed (markers right of the lines, same colours)."""
+    import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
+
     from glamor_mini.envs.die import outcome_probs
 
-    P = outcome_probs(6, "1")
-    pi0 = uniform_policy(6, 2)
-    exact = {
-        "GCSL, sampling": iterate_gcsl(pi0, P, n_iter, act="sample")[:, 0, 1],
-        "GCSL, greedy": iterate_gcsl(pi0, P, n_iter, act="greedy")[:, 0, 1],
-        "GLAMOR, exact choice": np.full(n_iter + 1, float(glamor_choice(P)[0])),
-    }
-    runs = train_die_variants(seed=seed)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {"source": "exact", "series": k, "x": t, "loaded_for_goal_1": float(v)}
-        for k, vs in exact.items()
-        for t, v in enumerate(vs)
-    ]
-    for name, run in runs.items():
-        xs, ys = run.loaded_share()
-        rows += [
-            {"source": "learned", "series": name, "x": int(x), "loaded_for_goal_1": float(y)}
-            for x, y in zip(xs, ys, strict=True)
-        ]
-    with open(f"{out}.csv", "w", newline="") as fh:
+    dice = list(dict.fromkeys(r["die"] for r in rows))
+    fig, axes = plt.subplots(1, len(dice), figsize=(5.4 * len(dice), 3.8), squeeze=False)
+    colors = dict(zip(OPERATORS, ("tab:orange", "tab:red", "tab:purple", "tab:green"), strict=True))
+    for ax, die in zip(axes[0], dice, strict=True):
+        P = outcome_probs(6, die)
+        for k, name in enumerate(OPERATORS):
+            ex = iterate_operator(name, P, n_iter, eps).loaded_for_goal_1
+            ax.plot(np.arange(n_iter + 1), ex, color=colors[name], label=name, lw=1.5)
+            learned = [r["p_loaded_g1"] for r in rows if r["die"] == die and r["variant"] == name]
+            xs = np.full(len(learned), n_iter + 2 + 0.8 * k)
+            ax.scatter(xs, learned, color=colors[name], marker="x", zorder=3)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(f"iteration (exact, eps = {eps}); x: learned, one per seed")
+        ax.set_ylabel("p(loaded | g = 1)")
+        ax.set_title("paper's die (loaded: always 1)" if die == "1" else f"die loaded {die} to 1")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def _write_rows(rows: list[dict], path: str) -> None:
+    with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    plot_die(exact, runs, f"{out}.png")
-    summary = {
-        name: {
-            "goal_1_success": run.result.eval.per_goal[0]["achieved"],
-            "overall_success": run.result.eval.goal_achievement,
-            "final_choice": run.final_choice().tolist(),
-        }
-        for name, run in runs.items()
-    }
-    return summary
+
+
+def die_figure(
+    out: str = "docs/figures/loaded_die",
+    seeds: tuple[int, ...] = (0, 1, 2),
+    dice: tuple[str, ...] = ("1", "0.3"),
+    progress: bool = True,
+) -> list[dict]:
+    """The command behind the README's loaded-die figure: the four agents of DIE_VARIANTS trained
+    on each die for each seed (preset 'die', eps_final 0.1), next to the exact operators; writes
+    OUT.csv (one row per die, agent and seed) and OUT.png."""
+    from glamor_mini.config import make_config
+
+    rows = []
+    for die in dice:
+        rows += learned_vs_exact(die, seeds, progress=progress)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    _write_rows(rows, f"{out}.csv")
+    plot_learned_vs_exact(rows, make_config("die").eps_final, path=f"{out}.png")
+    return rows
 
 
 __all__ = [
     "DIE_VARIANTS",
+    "OPERATORS",
+    "OperatorRun",
+    "exact_operators",
+    "iterate_operator",
+    "learned_vs_exact",
+    "plot_learned_vs_exact",
     "DieRecorder",
     "DieRun",
     "die_figure",
@@ -393,15 +585,17 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seed 0]"""
+    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seeds 0 1 2]"""
     p = argparse.ArgumentParser(
         prog="python -m glamor_mini.appendix",
-        description="Appendix A.1 figure: exact GCSL iterations and learned agents on the die.",
+        description="Appendix A.1: exact operators and learned agents on two loaded dice.",
     )
     p.add_argument("--out", default="docs/figures/loaded_die", help="path without suffix")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = p.parse_args(argv)
-    print(json.dumps(die_figure(args.out, seed=args.seed), indent=2))
+    rows = die_figure(args.out, tuple(args.seeds))
+    for r in rows:
+        print(json.dumps(r))
     print(f"wrote {args.out}.png and {args.out}.csv")
     return 0
 

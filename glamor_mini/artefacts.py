@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from glamor_mini.envs.base import GoalSet, Task
+from glamor_mini.envs.goals import plot_goal_grid
 from glamor_mini.evaluate import EvalResult
-from glamor_mini.goals import plot_goal_grid
 from glamor_mini.rollout import run_episodes
 
 
@@ -46,7 +46,8 @@ def write_eval_artefacts(
         one = goals.take(np.array([best]))
         ep = run_episodes(task, agent.eval_policy(seed), one, seed=seed, record=True)
         frames = ep.frames[0, : int(ep.steps[0]) + 1]
-        ok = bool(task.achieved(ep.final_labels, one.labels)[0])
+        by = {} if one.ranges is None else {"ranges": one.ranges}  # the set's own ranges
+        ok = bool(task.achieved(ep.final_labels, one.labels, **by)[0])
         save_gif(one.frames[0], frames, run_dir / "episode.gif", achieved=ok)
 
 

@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ class Config:
     env: str = "MiniGrid-Empty-8x8-v0"
     """MiniGrid: the environment id (e.g. MiniGrid-Empty-8x8-v0, MiniGrid-FourRooms-v0)."""
     game: str = "Pong"
-    """Atari: the game (one of the 14 in reference/atari.md, e.g. Pong, MsPacman, Seaquest)."""
+    """Atari: the game (one of the 14 in docs/atari.md, e.g. Pong, MsPacman, Seaquest)."""
     task: str = "cartpole/balance"
     """DM Control: domain/task (e.g. cartpole/balance, point_mass/easy, reacher/hard)."""
     shadows: bool = True
@@ -71,7 +72,7 @@ class Config:
     layout: str = "empty-7x7"
     """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
     allow_stay: bool = False
-    """Grid world: add a fifth 'stay' action (useful when timing matters, paper §4.7.2)."""
+    """Grid world: add a fifth 'stay' action (naive_end can then wait on its goal, §4.7.2)."""
     die_faces: int = 6
     """Die (App. A.1): number of faces; the goals are the faces 1..n, uniformly."""
     die_loaded: str = "1"
@@ -158,6 +159,15 @@ class Config:
     """Size of the training goal set (suites with a sampled goal set; the grid uses every cell)."""
     n_eval_goals: int = 30
     """Fixed evaluation goals per environment and seed (pixel suites; the grid uses every cell)."""
+    range_rollouts: int = 500
+    """Pixel suites: random rollouts of random length 1..T whose final states measure the
+    feasible ranges of the 10% rule (the authors: 500)."""
+    eval_goal_rollouts: int = 200
+    """Pixel suites: full-length random rollouts whose final states are the candidates for the
+    n_eval_goals evaluation goals (the authors' diverse evaluation set: 200)."""
+    train_goal_rollouts: int = 2000
+    """Pixel suites: full-length random rollouts whose final states are the candidates for the
+    train_goals training goals (the authors: twice the goals, 2000)."""
     log_every: int = 5_000
     """Write a progress.csv / TensorBoard row every this many agent steps."""
     checkpoint_every: int = 50_000
@@ -195,6 +205,10 @@ class Config:
                     f"{f.name}={value!r} has type {type(value).__name__}; "
                     f"expected {expected.__name__}"
                 )
+        for f in dataclasses.fields(self):  # inf / nan would train on NaN and exit 0
+            value = getattr(self, f.name)
+            if _TYPES[f.name] is float and not math.isfinite(value):
+                raise ConfigError(f"{f.name}={value} must be a finite number")
         positive = (
             "horizon",
             "n_candidates",
@@ -208,11 +222,15 @@ class Config:
             "eval_episodes",
             "train_goals",
             "log_every",
+            "range_rollouts",
+            "eval_goal_rollouts",
+            "train_goal_rollouts",
         )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
         nonneg = (
+            "torch_threads",
             "collect_n_candidates",
             "eps_steps",
             "learning_starts",
@@ -246,6 +264,20 @@ class Config:
                 f"(>= {2 * (self.horizon + 1)} frames for horizon {self.horizon})"
             )
         return self
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but almost surely not meant (one line each; the CLI prints
+        them): e.g. a budget that ends before the first gradient update (Algorithm 1)."""
+        out = []
+        updates = int(self.replay_ratio * max(0, self.total_steps - self.learning_starts))
+        if updates < self.batch_size:  # fewer than one gradient update of batch_size tuples
+            out.append(
+                f"total_steps={self.total_steps} with learning_starts={self.learning_starts}, "
+                f"replay_ratio={self.replay_ratio}, batch_size={self.batch_size} gives no "
+                "gradient update: the model is evaluated untrained (raise --total_steps or "
+                "lower --learning_starts)"
+            )
+        return out
 
     def replace(self, **overrides: Any) -> Config:
         """A copy with some fields changed (unknown names raise ConfigError)."""
@@ -290,9 +322,9 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
-# The authors' grid-world demo (method.md): 7x7 empty room, start in the centre, T = 10, gamma 0.5,
-# 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run took ~60k
-# steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README table.
+# The authors' grid-world demo (docs/method.md): 7x7 empty room, start in the centre, T = 10,
+# gamma 0.5, 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run
+# took ~60k steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README.
 # The paper's Fig. 5 / App. A.3 hyperparameters, shared by the pixel presets (sized for a GPU box:
 # a 1e6-frame buffer of 104x80 frames is 8.3 GB).
 _PAPER_PIXELS: dict[str, Any] = dict(
@@ -341,6 +373,9 @@ _PIXEL_DEBUG: dict[str, Any] = dict(
     buffer_size=400,
     train_goals=16,
     n_eval_goals=4,
+    range_rollouts=16,
+    eval_goal_rollouts=8,
+    train_goal_rollouts=32,
     eval_every=0,
     log_every=32,
     checkpoint_every=64,
@@ -392,7 +427,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         checkpoint_every=600,
     ),
     # Appendix A.1's loaded die (one roll, T = 1; goals = faces, uniform). A small buffer keeps the
-    # data close to on-policy, as the GCSL iteration of Eq. 11-12 assumes; eps decays to 0.
+    # data close to on-policy, as the GCSL iteration of Eq. 11-12 assumes; eps decays to the
+    # paper's 0.1 (§3.5: support over all actions; at 0, "fair everywhere" is absorbing).
     "die": dict(
         suite="die",
         horizon=1,
@@ -407,7 +443,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         total_steps=12_000,
         n_envs=60,
         eps_start=1.0,
-        eps_final=0.0,
+        eps_final=0.1,
         eps_steps=3_000,
         learning_starts=600,
         replay_ratio=16.0,
@@ -489,6 +525,36 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """['shadows=false', 'horizon=50'] -> typed overrides, by each Config field's type (the one
+    FIELD=VALUE parser of every command line). ConfigError names the bad item."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in types:
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE with a Config field name")
+        kind = types[name]
+        if kind == "bool":
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"--set {item!r}: expected true or false")
+            out[name] = text.lower() in ("true", "1", "yes")
+            continue
+        try:
+            if kind == "int":
+                value = float(text)
+                if not value.is_integer():
+                    raise ValueError
+                out[name] = int(value)
+            else:
+                out[name] = {"float": float, "str": str}[kind](text)
+        except ValueError:
+            raise ConfigError(
+                f"--set {item!r}: expected a{'n' if kind == 'int' else ''} {kind}"
+            ) from None
+    return out
+
+
 def make_config(preset: str, **overrides: Any) -> Config:
     """Defaults, then the preset's overrides, then the caller's; validated."""
     if preset not in PRESETS:
@@ -496,4 +562,4 @@ def make_config(preset: str, **overrides: Any) -> Config:
     return Config().replace(**{**PRESETS[preset], **overrides}).validate()
 
 
-__all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs"]
+__all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs", "parse_set"]

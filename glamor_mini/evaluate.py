@@ -83,12 +83,14 @@ def evaluate(
     finally:
         if model is not None:
             model.train(was_training)
-    ok = task.achieved(ep.final_labels, goals_rep.labels)
-    at_start = task.achieved(ep.start_labels, goals_rep.labels)
+    # a goal set that carries its feasible ranges is judged by them (not by the task seed's)
+    by = {} if goals.ranges is None else {"ranges": goals.ranges}
+    ok = task.achieved(ep.final_labels, goals_rep.labels, **by)
+    at_start = task.achieved(ep.start_labels, goals_rep.labels, **by)
     per_label = None
     per_label_fn = getattr(task, "per_label_achieved", None)
     if per_label_fn is not None:
-        hits = per_label_fn(ep.final_labels, goals_rep.labels)  # (B, L) bool
+        hits = per_label_fn(ep.final_labels, goals_rep.labels, **by)  # (B, L) bool
         per_label = {n: float(hits[:, j].mean()) for j, n in enumerate(task.label_names)}
     opt_len = task.optimal_steps(ep.start_labels, goals_rep.labels)
     optimal = extra = None

@@ -11,11 +11,16 @@ already meet the goal (stopping at once earns none of these).
     python -m glamor_mini.floor --preset gridworld --seeds 0 1 2
     python -m glamor_mini.floor --preset atari --over game --values Pong MsPacman --seeds 0 1 2
     python -m glamor_mini.floor --preset dmc --over task --values cartpole/balance --csv out.csv
+    python -m glamor_mini.floor --preset dmc --set task=pendulum/swingup shadows=false --policy both
     python -m glamor_mini.floor --preset atari --set game=Riverraid --policy both
 
 Each (value, seed) builds the task from the preset (eval goals are built, or loaded when saved),
 runs the floor policy for `--episodes_per_goal` episodes per goal and reports the achievement
-rate; the table gives mean and std over seeds.
+rate; the table gives mean and std over seeds (stdout). Progress goes to stderr: a bar on a
+terminal, otherwise one plain line per finished (value, policy, seed). On the pixel suites (Atari,
+DM Control) the goals and feasible ranges follow the authors' protocol (glamor_mini.envs.goals),
+and DM Control envs skip rendering (neither policy looks at pixels). With --csv the table is
+rewritten after every row, so an interrupted run keeps the rows it finished.
 """
 
 from __future__ import annotations
@@ -23,16 +28,21 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from glamor_mini.cli import ArgumentParser, is_terminal
 from glamor_mini.config import ConfigError, make_config
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
+from glamor_mini.utils import atomic_write_bytes
 
 FLOOR_POLICIES = {"random": UniformRandomPolicy, "stop": StopPolicy}
 
@@ -59,6 +69,8 @@ def floor_results(
     """The full evaluation of a floor policy ('random' or 'stop'), one result per seed."""
     if policy not in FLOOR_POLICIES:
         raise ValueError(f"policy={policy!r}: expected one of {', '.join(FLOOR_POLICIES)}")
+    if episodes_per_goal < 1:
+        raise ValueError(f"episodes_per_goal={episodes_per_goal} must be >= 1")
     results = []
     for seed in seeds:
         cfg = make_config(preset, seed=seed, **overrides)
@@ -73,31 +85,59 @@ def floor_results(
     return results
 
 
-def _parse_overrides(items: list[str]) -> dict:
-    """['shadows=false', 'horizon=50'] -> typed Config overrides (ConfigError when malformed)."""
+def _parse_value(name: str, text: str, where: str) -> object:
+    """Text from the command line -> the type of Config field `name` (ConfigError if not)."""
     from glamor_mini.config import Config
 
     types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
+    if name not in types:
+        raise ConfigError(f"{where}: {name!r} is not a Config field (see run --help)")
+    kind = types[name]
+    if kind == "bool":
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ConfigError(f"{where}: expected true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    try:
+        if kind == "int":
+            number = float(text)  # accepts 1e5 as the run CLI does
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return {"float": float, "str": str}[kind](text)
+    except (ValueError, OverflowError):
+        raise ConfigError(f"{where}: expected {kind} for {name}, got {text!r}") from None
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    """['shadows=false', 'horizon=50'] -> typed Config overrides (ConfigError when malformed)."""
     out: dict = {}
     for item in items:
         name, sep, text = item.partition("=")
-        if not sep or name not in types:
+        if not sep:
             raise ConfigError(f"--set {item!r}: expected FIELD=VALUE with a Config field name")
-        kind = types[name]
-        if kind == "bool":
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise ConfigError(f"--set {item!r}: expected true or false")
-            out[name] = text.lower() in ("true", "1")
-        else:
-            try:
-                out[name] = {"int": int, "float": float, "str": str}[kind](text)
-            except ValueError:
-                raise ConfigError(f"--set {item!r}: expected a {kind}") from None
+        out[name] = _parse_value(name, text, f"--set {item!r}")
+    return out
+
+
+def _check_csv_path(path: str) -> Path:
+    """Fail before minutes of evaluation, not after: the CSV's folder must be creatable and
+    writable and the path must not be a folder."""
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"--csv {out} is a folder; give a file name, e.g. {out / 'floor.csv'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = next((a for a in out.parents if a.exists() and not a.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else err.strerror
+        raise ConfigError(f"--csv {out}: cannot create its folder ({why})") from None
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ConfigError(f"--csv {out}: not writable")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m glamor_mini.floor",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -106,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--over", default=None, help="a Config field to vary (e.g. game, task, layout)")
     p.add_argument("--values", nargs="*", default=[], help="values of --over")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--episodes_per_goal", type=int, default=1)
+    p.add_argument("--episodes_per_goal", type=int, default=1, help="episodes per goal (>= 1)")
     p.add_argument(
         "--policy",
         choices=["random", "stop", "both"],
@@ -122,23 +162,42 @@ def main(argv: list[str] | None = None) -> int:
         help="other Config overrides, e.g. --set shadows=false (pixels do not affect the floor)",
     )
     args = p.parse_args(argv)
-    values = args.values if args.over else [None]
+    if args.episodes_per_goal < 1:
+        p.error(f"--episodes_per_goal {args.episodes_per_goal}: must be >= 1")
+    if bool(args.over) != bool(args.values):
+        p.error("--over FIELD and --values V1 V2 ... go together")
     policies = ["random", "stop"] if args.policy == "both" else [args.policy]
     rows = []
-    try:
+    try:  # every input is checked before the first (slow) evaluation
         extra = _parse_overrides(args.set)
-        for v in tqdm(values, desc="floor", disable=len(values) < 2):
+        if args.over:
+            values = [_parse_value(args.over, v, f"--over {args.over}") for v in args.values]
+        else:
+            values = [None]
+        for v in values:
+            make_config(args.preset, **{**extra, **({args.over: v} if args.over else {})})
+        csv_path = _check_csv_path(args.csv) if args.csv else None
+    except (ConfigError, ValueError) as err:
+        p.error(str(err))
+    jobs = [(v, pol, seed) for v in values for pol in policies for seed in args.seeds]
+    progress = Progress(len(jobs))
+    try:
+        for v in values:
             over = {**extra, args.over: v} if args.over else dict(extra)
+            label = v if v is not None else args.preset
             for pol in policies:
-                res = floor_results(
-                    args.preset, args.seeds, args.episodes_per_goal, policy=pol, **over
-                )
+                res = []
+                for seed in args.seeds:
+                    res += floor_results(
+                        args.preset, [seed], args.episodes_per_goal, policy=pol, **over
+                    )
+                    progress.done(f"{label} {pol} seed {seed}: {res[-1].goal_achievement:.3f}")
                 rates = [r.goal_achievement for r in res]
                 beyond = [r.achievement_beyond_start for r in res]
                 beyond = [b for b in beyond if b is not None]
                 rows.append(
                     {
-                        "value": v if v is not None else args.preset,
+                        "value": label,
                         "policy": pol,
                         "mean": float(np.mean(rates)),
                         "std": float(np.std(rates)),
@@ -147,22 +206,56 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
                 r = rows[-1]
-                print(
-                    f"{r['value']:<24} {pol:<7} {r['mean']:.3f} ({r['std']:.3f})"
+                progress.write(
+                    f"{r['value']!s:<24} {pol:<7} {r['mean']:.3f} ({r['std']:.3f})"
                     f"   seeds: {r['seeds']}   beyond start: {r['beyond_start']:.3f}"
                 )
+                if csv_path is not None:  # after every row: an interrupted table keeps them
+                    _write_csv(csv_path, rows)
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="") as fh:
-            w = csv.DictWriter(
-                fh, fieldnames=["value", "policy", "mean", "std", "seeds", "beyond_start"]
-            )
-            w.writeheader()
-            w.writerows(rows)
+    finally:
+        progress.close()
     return 0
+
+
+class Progress:
+    """Progress over the (value, policy, seed) evaluations on stderr: a tqdm bar on a terminal,
+    one plain line per finished evaluation otherwise (pipes, CI logs: no carriage returns)."""
+
+    def __init__(self, total: int):
+        self.total, self.count, self.start = total, 0, time.monotonic()
+        self.bar = tqdm(total=total, desc="floor", leave=False) if is_terminal() else None
+
+    def done(self, what: str) -> None:
+        self.count += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(what, refresh=False)
+            self.bar.update()
+        else:
+            elapsed = time.monotonic() - self.start
+            print(f"floor {self.count}/{self.total} {what} ({elapsed:.0f} s)", file=sys.stderr)
+
+    def write(self, line: str) -> None:
+        """A table row on stdout (above the bar when there is one)."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stdout)
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _write_csv(path: str, rows: list[dict]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["value", "policy", "mean", "std", "seeds", "beyond_start"])
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Both are autoregressive models over variable-length action sequences closed by a
 
 They share only the observation encoder (Fig. 1). The goal, a single frame, has its own encoder.
 
-Architecture (the authors' implementation details, method.md):
+Architecture (the authors' implementation details, docs/method.md):
 
     enc(s)  = Encoder(obs stack)               (B, S)       MLP for grids, IMPALA ResNet for pixels
     enc_g(g)= Encoder(goal frame)              (B, S)
@@ -23,10 +23,17 @@ Two ways to run a head:
   * teacher-forced over a whole sequence (`log_probs`, used by the loss and by `planner.score`);
   * one token at a time (`SequenceHead.start` / `SequenceHead.step`), driven by the planner.
 Both run the same nn.LSTM, so they agree to float precision (tested).
+
+Mixed precision (`GlamorModel.amp`, Config.amp): the encoders and context MLPs run under bfloat16
+autocast; the sequence heads always run in float32 with autocast switched off, also when a caller
+wraps the loss in its own autocast (bf16 gates would coarsen the small log-probability
+differences Eq. 8 ranks plans by, and cuDNN's RNN autocast path would re-flatten weights in fp16
+every call). `build_model` also turns TF32 matmuls on for CUDA.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -191,6 +198,32 @@ class SequenceHead(nn.Module):
         return self.out(y)
 
 
+# ----------------------------------------------------------------------------------- precision
+AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps")
+
+
+def autocast_encoders(device: torch.device, enabled: bool):
+    """bfloat16 autocast for the encoders when `enabled` (a no-op context otherwise, and on
+    devices without autocast such as 'meta')."""
+    if not enabled or device.type not in AUTOCAST_DEVICES:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def full_precision(device: torch.device):
+    """Switch autocast off (the sequence heads run in float32 whatever the caller enabled)."""
+    if device.type not in AUTOCAST_DEVICES or not torch.is_autocast_enabled(device.type):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, enabled=False)
+
+
+def enable_tf32() -> None:
+    """TF32 tensor-core matmuls and convolutions on CUDA (float32 storage, ~10-bit mantissa
+    products); no effect on CPU."""
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+
 # ----------------------------------------------------------------------------------- the model
 
 
@@ -251,6 +284,8 @@ class GlamorModel(nn.Module):
         self.prior_mix = nn.Sequential(nn.Linear(state_size, state_size), nn.ReLU())
         self.inverse = SequenceHead(state_size, n_actions, lstm_hidden)
         self.prior = SequenceHead(state_size, n_actions, lstm_hidden)
+        self.amp = False
+        """bfloat16 autocast for the encoders and context MLPs (the heads stay float32)."""
 
     def check_inputs(self, obs: Tensor, goal: Tensor | None = None) -> None:
         """Clear errors for wrongly shaped inputs (public entry points call this)."""
@@ -271,16 +306,20 @@ class GlamorModel(nn.Module):
                 )
 
     def contexts(self, obs: Tensor, goal: Tensor) -> tuple[Tensor, Tensor]:
-        """-> (ctx_inverse, ctx_prior), each (B, S). The observation is encoded once."""
-        e = self.obs_encoder(obs)
-        ctx_inv = self.mix(torch.cat([e, self.goal_encoder(goal)], dim=1))
-        return ctx_inv, self.prior_mix(e)
+        """-> (ctx_inverse, ctx_prior), each (B, S) float32. The observation is encoded once.
+        With `amp` (or under a caller's autocast) the encoders compute in bfloat16."""
+        with autocast_encoders(obs.device, self.amp):
+            e = self.obs_encoder(obs)
+            ctx_inv = self.mix(torch.cat([e, self.goal_encoder(goal)], dim=1))
+            ctx_pri = self.prior_mix(e)
+        return ctx_inv.float(), ctx_pri.float()
 
     def log_probs(self, obs: Tensor, goal: Tensor, prev: Tensor) -> tuple[Tensor, Tensor]:
-        """Teacher-forced token log-probabilities. prev: (B, L) -> two (B, L, A+1) tensors."""
+        """Teacher-forced token log-probabilities. prev: (B, L) -> two (B, L, A+1) float32."""
         ctx_inv, ctx_pri = self.contexts(obs, goal)
-        lp_inv = F.log_softmax(self.inverse(ctx_inv, prev), dim=-1)
-        lp_pri = F.log_softmax(self.prior(ctx_pri, prev), dim=-1)
+        with full_precision(ctx_inv.device):
+            lp_inv = F.log_softmax(self.inverse(ctx_inv, prev), dim=-1)
+            lp_pri = F.log_softmax(self.prior(ctx_pri, prev), dim=-1)
         return lp_inv, lp_pri
 
     def loss(
@@ -310,7 +349,10 @@ class GlamorModel(nn.Module):
 def build_model(
     cfg, obs_shape: tuple[int, int, int], goal_shape: tuple[int, int, int], n_actions: int
 ) -> GlamorModel:
-    """The model described by a Config (encoder kind and sizes)."""
+    """The model described by a Config (encoder kind and sizes). Turns TF32 on when CUDA is
+    present; the caller sets `model.amp` (Config.amp applies on CUDA only)."""
+    if torch.cuda.is_available():
+        enable_tf32()
     return GlamorModel(
         obs_shape,
         goal_shape,

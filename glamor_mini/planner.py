@@ -13,7 +13,7 @@ from softmax(z_i) (Boltzmann, temperature 1), each accumulating its score; the b
 All B start states x N candidates are rows of one batch: there is no Python loop over candidates,
 only over plan positions (at most T - t + 1 of them).
 
-Rules (method.md):
+Rules (docs/method.md):
   * clip-p-actions: a token whose log p_theta is below `clip` gets z = -20 (nearly excluded).
   * END may not be sampled first; it is forced at position max_len (plans have <= T - t actions).
   * termination='early' (default): the empty plan [END] (score z_1(END), "I am already there")
@@ -23,6 +23,11 @@ Rules (method.md):
     agent, which keeps taking shortest-path plans until T).
   * mode='guided' samples from softmax(z); 'sparse' samples tokens uniformly among the allowed ones
     and only uses the Eq. 8 score to choose (§4.7.3); 'no_prior' uses z = log p_theta.
+  * How sparse candidates get their length: END is one of the allowed tokens and is drawn
+    uniformly like any action (never first, forced at max_len), so with A actions a candidate
+    has k < max_len actions with probability (A / (A + 1))^(k - 1) / (A + 1), and max_len
+    actions otherwise: random sequences of every length, each scored by Eq. 8 including its END
+    token. (A sparse planner that never sampled END would only compare plans of length T - t.)
 
 Everything here is @torch.no_grad and device-agnostic; randomness comes from a torch.Generator
 on the model's device.
@@ -121,11 +126,76 @@ def token_z(lp_inv: Tensor, lp_prior: Tensor | None, clip: float | None) -> Tens
     return z
 
 
-def _gumbel_argmax(logits: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Sample from softmax(logits) (rows of -inf excluded) by the Gumbel-max trick."""
-    u = torch.rand(logits.shape, device=logits.device, generator=generator)
-    g = -torch.log(-torch.log(u.clamp_(1e-20, 1.0 - 1e-7)))
-    return (logits + g).argmax(dim=-1)
+# ----------------------------------------------------------------------------------- fused heads
+_GATE_ORDER = (0, 1, 3, 2)
+"""nn.LSTM packs its gates as (i, f, g, o); the fused step packs them as (i, f, o, g)."""
+
+
+class FusedHeads:
+    """The planner's view of the two sequence heads (§3.4): both LSTMs advanced together.
+
+    Each head's LSTM input is proj(ctx) + embed[a_{i-1}] (models.SequenceHead), so its input-gate
+    term splits into a per-row constant, base = W_ih proj(ctx) + b_ih + b_hh, computed once per
+    plan, and a per-token table, W_ih embed: (A+1, 4H), looked up by the previous token (no input
+    matmul per position). With the heads stacked on a leading dim of size nh, one position is
+
+        gates  = sigmoid(table[prev] + base + h @ W_hh)      (nh, n, 4H): ONE batched matmul
+        c      = f * c + i * g,   h = o * tanh(c)            (the nn.LSTM equations)
+        lp     = log_softmax(h @ W_out + b_out)              (nh, n, A+1): ONE batched matmul
+
+    where tanh is taken as 2 sigmoid(2x) - 1 (the g gate's weights are stored doubled, so a
+    single sigmoid covers all four gates; sigmoid is the cheaper kernel on CPU). Identical maths
+    to SequenceHead.step per head (tested to float precision), in ~12 ops per position instead
+    of ~25. nh = 2 (inverse model, prior)
+    or 1 (no prior).
+    """
+
+    def __init__(self, model: GlamorModel, use_prior: bool):
+        heads = [model.inverse, model.prior] if use_prior else [model.inverse]
+        self.heads, self.nh, self.H = heads, len(heads), heads[0].lstm.hidden_size
+        H = self.H
+        perm = torch.cat([torch.arange(g * H, (g + 1) * H) for g in _GATE_ORDER])
+        scale = torch.ones(4 * H, dtype=heads[0].out.weight.dtype)
+        scale[3 * H :] = 2.0  # the g gate: tanh(x) = 2 sigmoid(2x) - 1
+        scale = scale.to(heads[0].out.weight.device)
+        self.w_ih = [(h.lstm.weight_ih_l0[perm] * scale[:, None]).t() for h in heads]  # (H, 4H)
+        self.bias = [(h.lstm.bias_ih_l0 + h.lstm.bias_hh_l0)[perm] * scale for h in heads]
+        self.w_hh = torch.stack([(h.lstm.weight_hh_l0[perm] * scale[:, None]).t() for h in heads])
+        self.table = torch.stack(
+            [h.act_embed.weight @ w for h, w in zip(heads, self.w_ih, strict=True)]
+        )
+        self.w_out = torch.stack([h.out.weight.t() for h in heads])  # (nh, H, A+1)
+        self.b_out = torch.stack([h.out.bias for h in heads]).unsqueeze(1)  # (nh, 1, A+1)
+
+    def start(self, contexts: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-head contexts (B, S) -> h0, c0: (nh, B, H) and base: (nh, B, 4H)."""
+        zipped = zip(self.heads, contexts, self.w_ih, self.bias, strict=True)
+        h, c, base = [], [], []
+        for head, ctx, w_ih, bias in zipped:
+            h.append(head.init_h(ctx))
+            c.append(head.init_c(ctx))
+            base.append(torch.addmm(bias, head.ctx_proj(ctx), w_ih))
+        return torch.stack(h), torch.stack(c), torch.stack(base)
+
+    def step(self, h: Tensor, c: Tensor, base: Tensor, prev: Tensor) -> tuple[Tensor, ...]:
+        """h, c: (nh, n, H); base: (nh, n, 4H); prev: (n,) long -> log-probs (nh, n, A+1), h, c."""
+        H = self.H
+        x = self.table.index_select(1, prev).add_(base).baddbmm_(h, self.w_hh).sigmoid_()
+        g = x[..., 3 * H :].mul_(2.0).sub_(1.0)
+        c = torch.addcmul(x[..., H : 2 * H] * c, x[..., :H], g)
+        o = x[..., 2 * H : 3 * H]
+        h = torch.addcmul(-o, o, (c * 2.0).sigmoid_(), value=2.0)  # o * tanh(c)
+        return torch.baddbmm(self.b_out, h, self.w_out).log_softmax(-1), h, c
+
+
+def _sample(z: Tensor, n_cols: int, sparse: bool, generator: torch.Generator | None) -> Tensor:
+    """A token per row among the first n_cols columns of z (n, A+1): from softmax(z) by the
+    Gumbel-max trick, argmax(z - log(-log u)) with u ~ U[0, 1), or uniformly when sparse."""
+    n = z.shape[0]
+    if sparse:
+        return torch.randint(n_cols, (n,), device=z.device, generator=generator)
+    g = torch.rand((n, n_cols), device=z.device, generator=generator).log_().neg_().log_()
+    return (z[:, :n_cols] - g).argmax(1)
 
 
 @torch.no_grad()
@@ -137,82 +207,132 @@ def plan(
     settings: PlannerSettings,
     generator: torch.Generator | None = None,
     return_candidates: bool = False,
+    compact: bool | None = None,
 ) -> Plan:
     """Plan for B start states at once.
 
     obs: (B, C, H, W) uint8   goal: (B, c, H, W) uint8   max_len: (B,) long or int, the most
     actions a plan may hold (T - t). Returns a Plan whose tensors live on the model's device.
+    generator: a torch.Generator on the model's device (None: torch's default one).
+
+    The loop over positions only samples: each position's tokens and z rows are recorded, and
+    which tokens belong to a plan (those up to its first END) is resolved once at the end.
+    compact chooses how the B*N candidate rows are advanced (both sample from the same law):
+      True  (default on CPU): a candidate leaves the batch once it drew END, so a position only
+            costs the candidates still sampling; this reads the device once per position.
+      False (default elsewhere): fixed shapes, all L+1 positions, no host-device synchronisation
+            at all when max_len is an int or a CPU tensor (a device max_len is read once), so a
+            GPU never waits for the host.
     """
+    for name, x in (("obs", obs), ("goal", goal)):  # the encoders divide by 255 themselves
+        if not isinstance(x, Tensor) or x.dtype != torch.uint8:
+            raise TypeError(
+                f"plan(): {name} must be a uint8 tensor of raw pixels (0..255); got "
+                f"{getattr(x, 'dtype', type(x).__name__)} (convert with torch.as_tensor(x, "
+                "dtype=torch.uint8), not by dividing by 255)"
+            )
     model.check_inputs(obs, goal)
     device = next(model.parameters()).device
-    obs, goal = obs.to(device, non_blocking=True), goal.to(device, non_blocking=True)
+    if generator is not None and generator.device.type != device.type:
+        raise ValueError(
+            f"the generator is on {generator.device} but the model on {device}: "
+            "pass torch.Generator(device=<the model's device>)"
+        )
+    compact = device.type == "cpu" if compact is None else compact
     B, N, A = obs.shape[0], settings.n_candidates, model.n_actions
     END = model.end_token
     if isinstance(max_len, int):
+        if max_len < 0:
+            raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
+        L, uniform = max_len, True
         max_len = torch.full((B,), max_len, dtype=torch.long)
-    max_len = max_len.to(device=device, dtype=torch.long)
-    if (max_len < 0).any():
-        raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
-    L = int(max_len.max().item()) if B else 0
+    else:
+        host_len = max_len.detach().cpu()  # a no-op for the CPU tensors policies pass
+        if host_len.shape != (B,):
+            raise ValueError(f"max_len must be an int or a (B,) = ({B},) tensor")
+        if B and bool((host_len < 0).any()):
+            raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
+        L = int(host_len.max()) if B else 0
+        uniform = not B or bool((host_len == L).all())
+    obs, goal = obs.to(device, non_blocking=True), goal.to(device, non_blocking=True)
+    max_len = max_len.to(device=device, dtype=torch.long, non_blocking=True)
     clip = settings.clip_threshold
     use_prior = settings.prior_used
+    sparse = settings.mode == "sparse"
+    plan_end = settings.termination == "plan_end"
 
+    heads = FusedHeads(model, use_prior)
     ctx_inv, ctx_pri = model.contexts(obs, goal)
-    st_inv = model.inverse.start(ctx_inv).repeat_interleave(N)
-    st_pri = model.prior.start(ctx_pri).repeat_interleave(N) if use_prior else None
+    h, c, base = heads.start([ctx_inv, ctx_pri][: heads.nh])
+    h, c, base = (x.repeat_interleave(N, 1) for x in (h, c, base))
     ml = max_len.repeat_interleave(N)  # (BN,)
-    BN = B * N
+    BN, W = B * N, max(L, 1)
     prev = torch.full((BN,), A, dtype=torch.long, device=device)
-    score = torch.zeros(BN, device=device)
-    length = torch.zeros(BN, dtype=torch.long, device=device)
-    done = torch.zeros(BN, dtype=torch.bool, device=device)
-    actions = torch.full((BN, max(L, 1)), -1, dtype=torch.long, device=device)
-    tok_ids = torch.arange(A + 1, device=device)
-    empty_score = torch.zeros(B, device=device)
-
+    rows = torch.arange(BN, device=device)  # compact: which candidate each row is
+    rec_tok: list[Tensor] = []  # per position: (n_i,) tokens
+    rec_z: list[Tensor] = []  # per position: (n_i, A+1) z rows
+    rec_rows: list[Tensor] = []  # compact: (n_i,) candidate ids
     for i in range(L + 1):
-        logits, st_inv = model.inverse.step(st_inv, prev)
-        lp_inv = torch.log_softmax(logits, dim=-1)
-        lp_pri = None
-        if use_prior:
-            logits_p, st_pri = model.prior.step(st_pri, prev)
-            lp_pri = torch.log_softmax(logits_p, dim=-1)
-        z = token_z(lp_inv, lp_pri, clip)  # (BN, A+1)
-        if i == 0:
-            empty_score = z[::N, END]
-        # which tokens may be sampled at position i
-        forced = (ml == i).unsqueeze(1)  # (BN, 1): the last allowed position: END only
-        is_end_col = (tok_ids == END).unsqueeze(0)  # (1, A+1)
-        if settings.termination == "plan_end":
-            allowed = torch.where(is_end_col, forced, ~forced)
-        else:
-            end_ok = torch.full_like(forced, i > 0) | forced
-            allowed = torch.where(is_end_col, end_ok, ~forced)
-        if settings.mode == "sparse":
-            sample_logits = torch.where(allowed, 0.0, -math.inf)
-        else:
-            sample_logits = torch.where(allowed, z, torch.full_like(z, -math.inf))
-        tok = _gumbel_argmax(sample_logits, generator)
-        tok = torch.where(done, torch.full_like(tok, END), tok)
-        score += torch.where(done, 0.0, z.gather(1, tok.unsqueeze(1)).squeeze(1))
-        is_action = tok != END
-        if i < L:
-            actions[:, i] = torch.where(is_action, tok, -1)
-        length += is_action.long()
-        done |= ~is_action
-        prev = torch.where(is_action, tok, prev)
-        if bool(done.all()):
-            break
+        lp, h, c = heads.step(h, c, base, prev)
+        lpi = lp[0]
+        z = lpi - lp[1] if use_prior else lpi
+        if clip is not None:
+            z.masked_fill_(lpi < clip, CLIPPED_Z)
+        if i == L:  # the last allowed position of every plan: END only
+            tok = torch.full_like(prev, END)
+        else:  # END may not come first, nor before T with 'plan_end'
+            tok = _sample(z, A if (i == 0 or plan_end) else A + 1, sparse, generator)
+            if not uniform:
+                tok.masked_fill_(ml == i, END)  # rows whose last allowed position is i
+        rec_tok.append(tok)
+        rec_z.append(z)
+        if compact:
+            rec_rows.append(rows)
+            keep = (tok != END).nonzero().squeeze(1)
+            if keep.shape[0] == 0:
+                break
+            if keep.shape[0] < tok.shape[0]:
+                h, c, base = (x.index_select(1, keep) for x in (h, c, base))
+                rows, tok = rows.index_select(0, keep), tok.index_select(0, keep)
+                if not uniform:
+                    ml = ml.index_select(0, keep)
+        prev = tok  # (masked: a finished row keeps sampling; its tokens are ignored below)
+
+    P = len(rec_tok)  # positions run
+    if compact:  # scatter the records into dense (P, BN) grids; END where a row had left
+        pos = torch.repeat_interleave(
+            torch.arange(P, device=device),
+            torch.tensor([t.shape[0] for t in rec_tok], device=device),
+        )
+        r = torch.cat(rec_rows)
+        toks = torch.full((P, BN), END, dtype=torch.long, device=device)
+        toks[pos, r] = torch.cat(rec_tok)
+        zt = torch.zeros(P, BN, device=device)
+        zt[pos, r] = torch.cat(rec_z).gather(1, toks[pos, r].unsqueeze(1)).squeeze(1)
+    else:
+        toks = torch.stack(rec_tok)  # (P, BN)
+        zt = torch.stack(rec_z).gather(2, toks.unsqueeze(2)).squeeze(2)
+    empty_score = rec_z[0][::N, END]  # z_1(END): the plan [END]
+    # a candidate's tokens are those up to and including its first END
+    is_end = toks == END
+    inside = (is_end.cumsum(0) - is_end.long()) == 0
+    is_action = inside & ~is_end
+    score = (zt * inside).sum(0)
+    length = is_action.sum(0)
+    actions = torch.where(is_action, toks, -1).t()[:, :W]
+    if actions.shape[1] < W:
+        actions = torch.nn.functional.pad(actions, (0, W - actions.shape[1]), value=-1)
+    actions = actions.contiguous()
 
     score = score + length.float() * math.log(settings.gamma)
     cand_score = score.view(B, N)
     best = cand_score.argmax(dim=1)
-    rows = torch.arange(B, device=device)
+    rows_b = torch.arange(B, device=device)
     cand_actions = actions.view(B, N, -1)
     cand_len = length.view(B, N)
-    out_actions = cand_actions[rows, best]
-    out_len = cand_len[rows, best]
-    out_score = cand_score[rows, best]
+    out_actions = cand_actions[rows_b, best]
+    out_len = cand_len[rows_b, best]
+    out_score = cand_score[rows_b, best]
     if settings.termination == "early":
         take_empty = (empty_score > out_score) | (max_len == 0)
     else:
@@ -220,7 +340,7 @@ def plan(
     out_actions = torch.where(take_empty.unsqueeze(1), -1, out_actions)
     out_len = torch.where(take_empty, 0, out_len)
     out_score = torch.where(take_empty, empty_score, out_score)
-    result = Plan(out_actions[:, : max(L, 1)], out_len, out_score)
+    result = Plan(out_actions[:, :W], out_len, out_score)
     if return_candidates:
         result.candidates, result.candidate_length = cand_actions, cand_len
         result.candidate_score = cand_score

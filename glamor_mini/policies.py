@@ -10,11 +10,18 @@ Every policy acts for a batch of environment *slots* at once:
     new_episode: (b,) bool   the slot just started an episode (open-loop policies plan then)
     -> actions (b,) long, stop (b,) bool (the agent chose to end its episode: its plan is [END])
 
+Devices: slots, steps_left and new_episode are host (CPU) tensors: the env loop's bookkeeping.
+obs and goal may be on either side. The planning policies return actions and stop on the MODEL's
+device without reading it (no host-device sync inside `act`); the env loop moves both to the
+host in one transfer with `to_host` (the one sync per agent step that stepping envs needs).
+
 Epsilon-greedy and the plan index. The paper (§3.5) takes "the i-th action in the plan ... with
 probability 1 - eps and a random action with probability eps". We follow it literally: the plan is
 indexed by time since planning, so a random step *consumes* the plan action it replaced (the plan
-index advances on every step). Once the plan is used up, collection pads with random actions until
-T (method.md), so every collected trajectory is T steps long unless the env ends it.
+index advances on every step). The authors' code does the same (their epsilon-greedy mixture asks
+every sub-policy for an action at every step, which advances the open-loop plan, and keeps one).
+Once the plan is used up, collection pads with random actions until T (docs/method.md), so every
+collected trajectory is T steps long unless the env ends it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,13 @@ from glamor_mini.planner import PlannerSettings, plan
 COLLECT_POLICIES: tuple[str, ...] = ("planner", "random")
 """Config.collect_policy: the agent's own collection policy (epsilon-greedy), or uniform random
 actions (Fig. 7's ablation)."""
+
+
+def to_host(actions: Tensor, stop: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(b,) actions and (b,) stop flags from any device -> numpy int64 and bool, in ONE
+    device-to-host copy."""
+    both = torch.stack([actions.long(), stop.long()]).cpu().numpy()
+    return both[0], both[1].astype(bool)
 
 
 class UniformRandomPolicy:
@@ -77,10 +91,9 @@ class ClosedLoopPolicy:
         self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
     ) -> tuple[Tensor, Tensor]:
         p = plan(self.model, obs, goal, steps_left, self.settings, self.generator)
-        first = p.actions[:, 0].cpu()
-        stop = (p.length == 0).cpu()
+        stop = p.length == 0
         # A row whose plan is empty (or at T) stops; its action is irrelevant, use 0.
-        return torch.where(stop, 0, first), stop
+        return p.actions[:, 0].clamp(min=0), stop
 
 
 class OpenLoopPolicy:
@@ -102,31 +115,41 @@ class OpenLoopPolicy:
     ):
         self.model, self.settings, self.generator = model, settings, generator
         self.stop_at_end = stop_at_end
-        self.plans = torch.full((n_slots, max(horizon, 1)), -1, dtype=torch.long)
-        self.plan_len = torch.zeros(n_slots, dtype=torch.long)
-        self.planned_left = torch.zeros(n_slots, dtype=torch.long)  # steps_left when planned
+        self.device = dev = next(model.parameters()).device
+        self.plans = torch.full((n_slots, max(horizon, 1)), -1, dtype=torch.long, device=dev)
+        self.plan_len = torch.zeros(n_slots, dtype=torch.long, device=dev)
+        self.planned_left = torch.zeros(n_slots, dtype=torch.long, device=dev)  # T - t at plan
         self.n_actions = model.n_actions
         self.rng = np.random.default_rng(seed)
 
     def act(
         self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
     ) -> tuple[Tensor, Tensor]:
-        new = new_episode.bool()
+        dev = self.device
+        new = new_episode.cpu().bool()  # host bookkeeping: reading it costs no device sync
         if bool(new.any()):
+            idx = new.nonzero().squeeze(1)
             p = plan(
-                self.model, obs[new], goal[new], steps_left[new], self.settings, self.generator
+                self.model,
+                obs[idx.to(obs.device)],
+                goal[idx.to(goal.device)],
+                steps_left.cpu()[idx],
+                self.settings,
+                self.generator,
             )
-            s = slots[new]
+            s = slots.cpu()[idx].to(dev, non_blocking=True)
             self.plans[s] = -1
             width = p.actions.shape[1]
-            self.plans[s, :width] = p.actions.cpu()
-            self.plan_len[s] = p.length.cpu()
-            self.planned_left[s] = steps_left[new]
-        i = self.planned_left[slots] - steps_left  # plan index = steps since planning
-        in_plan = i < self.plan_len[slots]
-        planned = self.plans[slots, i.clamp(max=self.plans.shape[1] - 1)]
+            self.plans[s, :width] = p.actions
+            self.plan_len[s] = p.length
+            self.planned_left[s] = steps_left.cpu()[idx].to(dev, non_blocking=True)
+        slots_d = slots.to(dev, non_blocking=True)
+        left_d = steps_left.to(dev, non_blocking=True)
+        i = self.planned_left[slots_d] - left_d  # plan index = steps since planning
+        in_plan = i < self.plan_len[slots_d]
+        planned = self.plans[slots_d, i.clamp(max=self.plans.shape[1] - 1)]
         pad = torch.as_tensor(self.rng.integers(self.n_actions, size=len(slots)), dtype=torch.long)
-        actions = torch.where(in_plan, planned, pad)
+        actions = torch.where(in_plan, planned, pad.to(dev, non_blocking=True))
         stop = ~in_plan if self.stop_at_end else torch.zeros_like(in_plan)
         return actions, stop
 
@@ -145,10 +168,10 @@ class EpsilonGreedy:
         self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
     ) -> tuple[Tensor, Tensor]:
         actions, stop = self.policy.act(slots, obs, goal, steps_left, new_episode)
-        b = len(slots)
-        explore = torch.as_tensor(self.rng.random(b) < self.eps)
+        b, dev = len(slots), actions.device
+        explore = torch.as_tensor(self.rng.random(b) < self.eps).to(dev, non_blocking=True)
         rand = torch.as_tensor(self.rng.integers(self.n_actions, size=b), dtype=torch.long)
-        return torch.where(explore, rand, actions), stop
+        return torch.where(explore, rand.to(dev, non_blocking=True), actions), stop
 
 
 class LinearSchedule:

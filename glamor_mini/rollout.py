@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.envs.vec import SerialVecEnv
+from glamor_mini.policies import to_host
 from glamor_mini.replay import ReplayBuffer
 
 
@@ -192,7 +193,7 @@ def run_episodes(
                 left,
                 new,
             )
-            actions, stop = actions.cpu().numpy(), stop.cpu().numpy()
+            actions, stop = to_host(actions, stop)  # one device-to-host copy
             stopped[idx[stop]] = True
             active[idx[stop]] = False
             go = idx[~stop]

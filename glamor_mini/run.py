@@ -1,14 +1,17 @@
-"""Command line: ``python -m glamor_mini.run PRESET [--field value ...] [--out DIR]``.
+"""Command line: ``python -m glamor_mini.run PRESET [--field value ...] [--out DIR]``
+or ``python -m glamor_mini.run sweep EXPERIMENT [...]`` (a paper figure, experiments/).
 
 Examples
     python -m glamor_mini.run gridworld                      # the paper's 7x7 grid-world demo
     python -m glamor_mini.run gridworld --seed 1 --n_candidates 10 --out runs/n10
-    python -m glamor_mini.run gridworld --layout my_maze.txt --horizon 20
+    python -m glamor_mini.run gridworld --layout docs/examples/maze.txt --horizon 16 --out runs/maze
     python -m glamor_mini.run debug --device cpu
     python -m glamor_mini.run sweep planning-compute     # a paper experiment (see experiments/)
+    python -m glamor_mini.run table1 --suite grid --scale cpu   # Table 1 on Ray
 
-Every Config field is an option (``--help`` lists them with their docs). Booleans take
-true/false. The run directory defaults to runs/PRESET-seedS; rerunning into it resumes.
+Every Config field is an option (``PRESET --help`` lists them with their docs and the values that
+preset uses). Booleans take true/false. The run directory defaults to runs/PRESET-seedS; rerunning
+into it resumes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import dataclasses
 import difflib
 import json
 import sys
+import textwrap
 from pathlib import Path
 
+from glamor_mini.cli import ArgumentParser
 from glamor_mini.config import PRESETS, Config, ConfigError, field_docs, make_config
 
 
@@ -39,12 +44,32 @@ def _parse_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
+    """The run parser; with a known `preset` its --help shows the values that preset uses."""
+    from glamor_mini.experiments import EXPERIMENTS
+
+    known = preset in PRESETS
+    values = {**Config().to_dict(), **(PRESETS[preset] if known else {})}
+    shown = (
+        f"the values the {preset} preset uses"
+        if known
+        else "the base Config's;\n`python -m glamor_mini.run PRESET --help` shows a preset's values"
+    )
+    p = ArgumentParser(
         prog="python -m glamor_mini.run",
-        description="Train and evaluate GLAMOR (Paster et al., ICLR 2021) from a named preset.",
+        usage="%(prog)s PRESET [--field VALUE ...] [--out DIR]\n"
+        "       %(prog)s sweep EXPERIMENT [--scale S] [--seeds ...]",
+        description="Train and evaluate GLAMOR (Paster et al., ICLR 2021) from a named preset.\n"
+        f"Defaults below are {shown}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="presets: " + ", ".join(sorted(PRESETS)),
+        epilog="presets: " + ", ".join(sorted(PRESETS)) + "\nsub-commands:\n"
+        "  sweep EXPERIMENT   train, evaluate and plot a paper experiment (`sweep --help`);\n"
+        + textwrap.fill(
+            f"EXPERIMENT: {', '.join(EXPERIMENTS)}",
+            95,
+            initial_indent=" " * 21,
+            subsequent_indent=" " * 21,
+        ),
         allow_abbrev=False,
     )
     p.add_argument("preset", help=f"one of: {', '.join(sorted(PRESETS))}")
@@ -62,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=types[str(f.type)],
             default=None,
             metavar=str(f.type).upper(),
-            help=f"{docs.get(f.name, '')} (default: {f.default!r})",
+            help=f"{docs.get(f.name, '')} (default: {values[f.name]!r})",
         )
     return p
 
@@ -73,14 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         from glamor_mini.experiments import sweep_main
 
         return sweep_main(argv[1:])
-    parser = build_parser()
+    if argv[:1] == ["table1"]:  # python -m glamor_mini.run table1 --suite atari ... (Table 1)
+        from glamor_mini.experiments.table1 import main as table1_main
+
+        return table1_main(argv[1:])
+    parser = build_parser(argv[0] if argv else None)  # PRESET --help: that preset's values
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         names = [f"--{f.name}" for f in dataclasses.fields(Config)] + ["--out", "--reevaluate"]
         opt = unknown[0].split("=")[0]
         close = difflib.get_close_matches(opt, names, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        parser.error(f"unknown option {opt}{hint}; run with --help to list every field")
+        parser.error(f"unknown option {opt}{hint}")
     if args.preset not in PRESETS:
         parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(sorted(PRESETS))}")
     skip = ("preset", "out", "reevaluate")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 import glamor_mini.baselines  # noqa: F401  (registers GCSL and DISCERN in agents.AGENTS)
-from glamor_mini.agents import Agent, build_agent, seed_offset
+from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offset
 from glamor_mini.artefacts import write_eval_artefacts
 from glamor_mini.config import Config
 from glamor_mini.envs import make_task
@@ -97,6 +98,7 @@ class Trainer:
             self.task.frame_stack,
             cfg.horizon,
             seed=seed_offset(cfg.seed, "replay"),
+            device=self.device,  # on a GPU the ring lives there: batches need no copy
         )
         self.eps_schedule = LinearSchedule(cfg.eps_start, cfg.eps_final, cfg.eps_steps)
         if cfg.collect_policy == "random":
@@ -253,6 +255,12 @@ class Trainer:
                 if k in CSV_COLUMNS:
                     row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
             self._stats.clear()
+            bad = [k for k in ("loss", "q_loss") if k in row and not math.isfinite(row[k])]
+            if bad:  # checked here, once per log interval: no host sync per update on a GPU
+                raise NonFiniteLossError(
+                    f"{self.agent.name}: {bad[0]} became {row[bad[0]]} by step "
+                    f"{self.agent_steps} — check lr, clip_p_actions and the other numeric settings"
+                )
         visited = self.collector.pop_visit_rate()
         if visited is not None:
             row["train_goal_visited"] = round(visited, 4)
@@ -274,11 +282,8 @@ class Trainer:
             self.agent_steps,
             cfg.progress,
         )
-        if cfg.learning_starts >= cfg.total_steps and self.agent_steps < cfg.total_steps:
-            self.note(
-                f"warning: learning_starts={cfg.learning_starts} >= total_steps="
-                f"{cfg.total_steps}: no gradient update will happen in this run"
-            )
+        for line in cfg.warnings():  # valid settings that are almost surely not meant
+            print(f"warning: {line}", file=sys.stderr, flush=True)
         eval_at = -1
         last_t, last_steps = time.perf_counter(), self.agent_steps
         with _sigterm_as_interrupt():

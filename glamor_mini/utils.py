@@ -64,3 +64,33 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+HOST_READS = frozenset(
+    {"item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "nonzero"}
+)
+"""Tensor calls that read values back to the host: each one is a device sync on CUDA."""
+
+
+class HostReadCounter(torch.overrides.TorchFunctionMode):
+    """Counts host reads (HOST_READS) made inside a `with` block: the number of host-device
+    syncs the block would cost on a GPU, measurable on any device (tests, bench/gpu.py).
+
+    device_only=True counts only reads of tensors that are not on the CPU (true syncs on CUDA;
+    e.g. AdamW reads its CPU step counters with .item(), which costs no sync)."""
+
+    def __init__(self, device_only: bool = False) -> None:
+        super().__init__()
+        self.device_only = device_only
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in HOST_READS:
+            on_device = any(isinstance(a, torch.Tensor) and a.device.type != "cpu" for a in args)
+            if on_device or not self.device_only:
+                self.calls.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+    @property
+    def count(self) -> int:
+        return len(self.calls)

@@ -273,12 +273,24 @@ def load_layout(path: str | os.PathLike[str]) -> Layout:
     FileNotFoundError
         If ``path`` does not exist or is not a file.
     ValueError
-        If the file content is not a valid layout (see :func:`parse_layout`).
+        If the file is not UTF-8 text (e.g. an image or a binary file) or its content is not
+        a valid layout (see :func:`parse_layout`).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"layout file not found: '{p}' (no such file)")
-    return parse_layout(p.read_text(encoding="utf-8"), name=p.stem)
+    data = p.read_bytes()
+    bad = data.find(b"\x00")  # NUL bytes decode as UTF-8 but no text file holds them
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = err.start if bad < 0 else min(bad, err.start)
+    if bad >= 0:
+        raise ValueError(
+            f"layout file '{p}' is not a text file (byte {bad} is {data[bad : bad + 1]!r}); "
+            f"expected lines of characters ({_ACCEPTED})"
+        )
+    return parse_layout(text, name=p.stem)
 
 
 # --------------------------------------------------------------------------------------

@@ -14,7 +14,13 @@ import numpy as np
 
 from gridworld.layouts import Layout, get_layout
 
-__all__ = ["distance_map", "distance_table", "shortest_path", "shortest_path_length"]
+__all__ = [
+    "MAX_TABLE_BYTES",
+    "distance_map",
+    "distance_table",
+    "shortest_path",
+    "shortest_path_length",
+]
 
 LayoutSpec = str | Layout | os.PathLike[str]
 
@@ -61,8 +67,15 @@ def _multi_source_bfs(walls: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.n
     return dist
 
 
-def distance_table(layout: LayoutSpec) -> np.ndarray:
+MAX_TABLE_BYTES = 2**30
+"""Default limit of :func:`distance_table` (1 GiB: an empty 126x126 room)."""
+
+
+def distance_table(layout: LayoutSpec, max_bytes: int = MAX_TABLE_BYTES) -> np.ndarray:
     """All-pairs shortest-path lengths.
+
+    The table holds ``(H * W) ** 2`` int32 entries (a 500x500 layout: 233 GiB); beyond
+    ``max_bytes`` use :func:`distance_map` from the start cells you need instead.
 
     Returns
     -------
@@ -70,9 +83,21 @@ def distance_table(layout: LayoutSpec) -> np.ndarray:
         ``int32`` array of shape ``(H, W, H, W)`` with ``table[y0, x0, y1, x1]`` the
         number of moves from ``(x0, y0)`` to ``(x1, y1)``; ``-1`` if either cell is a
         wall or the pair is disconnected.
+
+    Raises
+    ------
+    ValueError
+        If the table would exceed ``max_bytes`` (checked before allocating).
     """
     lay = get_layout(layout)
     h, w = lay.shape
+    need = 4 * (h * w) ** 2
+    if need > max_bytes:
+        raise ValueError(
+            f"the all-pairs distance table of layout {lay.name!r} ({w}x{h}) would need "
+            f"{need / 2**30:.1f} GiB, over the limit max_bytes={max_bytes} "
+            f"({max_bytes / 2**30:.1f} GiB); use distance_map(layout, start) per start cell"
+        )
     ys, xs = np.nonzero(~lay.walls)
     table = np.full((h, w, h, w), -1, dtype=np.int32)
     table[ys, xs] = _multi_source_bfs(lay.walls, xs, ys)

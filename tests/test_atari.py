@@ -21,7 +21,7 @@ from glamor_mini.envs.atari import (  # noqa: E402
 )
 from glamor_mini.envs.atari_labels import ATARI_LABELS  # noqa: E402
 from glamor_mini.envs.base import GoalSet  # noqa: E402
-from glamor_mini.goals import random_states  # noqa: E402
+from glamor_mini.envs.goals import rollout_ends  # noqa: E402
 from glamor_mini.replay import ReplayBuffer  # noqa: E402
 
 # Pong's minimal action set: NOOP, FIRE, RIGHT (paddle up), LEFT (paddle down), ...
@@ -30,7 +30,7 @@ UP, DOWN = 2, 3
 
 def small_task(tmp_path=None, game="Pong", **kw) -> AtariTask:
     args = dict(horizon=10, n_train_goals=8, n_eval_goals=5, goal_dir=tmp_path)
-    args["eval_pool_episodes"] = 4
+    args.update(range_rollouts=8, eval_goal_rollouts=8, train_goal_rollouts=12)
     return AtariTask(game, **{**args, **kw})
 
 
@@ -128,9 +128,26 @@ def paddle_row(frames: np.ndarray) -> np.ndarray:
     return np.where(n >= 6, (mask * rows).sum(1) / np.maximum(n, 1), np.nan)
 
 
+def every_state(task: AtariTask, n_episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (M, 1, 104, 80) and labels (M, L) of every state of random episodes of length T."""
+    env, rng = task.make_env(), np.random.default_rng(seed)
+    frames, labels = [], []
+    for ep in range(n_episodes):
+        f, lab = env.reset(seed=seed * 1000 + ep)
+        frames.append(f)
+        labels.append(lab)
+        for _ in range(task.horizon):
+            f, lab, ended = env.step(int(rng.integers(task.n_actions)))
+            frames.append(f)
+            labels.append(lab)
+            if ended:
+                break
+    return np.stack(frames), np.stack(labels)
+
+
 def test_goal_image_and_labels_come_from_the_same_state(tmp_path):
     task = small_task(tmp_path, horizon=25)
-    frames, labels = random_states(task, 6, seed=1)
+    frames, labels = every_state(task, 6, seed=1)
     y_pix, y_ram = paddle_row(frames), labels[:, 2]
 
     def fit_error(x, y):
@@ -142,11 +159,15 @@ def test_goal_image_and_labels_come_from_the_same_state(tmp_path):
     shifted, _ = fit_error(y_pix[:-1], y_ram[1:])  # the authors' off-by-one pairing
     assert n > 50
     assert same < 3 and shifted > 4 * same, (same, shifted)  # ~1 pixel vs several
-    goals = task.eval_goals(0)  # goal rows are candidate rows: frame and labels together
-    pool_f, pool_l = random_states(task, 4, seed=1)  # the pool of eval seed 0
+    # each goal is the final (frame, labels) pair of one of seed 0's evaluation rollouts
+    goals = task.eval_goals(0)
+    keep = lambda env, frame, rs: frame.copy()  # noqa: E731
+    ends = rollout_ends(
+        task.make_env(), task.n_actions, 8, 25, 2, keep=keep, min_full=5, reseed=False
+    )
     for f, lab in zip(goals.frames, goals.labels, strict=True):
-        rows = np.flatnonzero((pool_f == f).all(axis=(1, 2, 3)))
-        assert len(rows) and any(np.array_equal(pool_l[r], lab) for r in rows)
+        rows = [i for i, p in enumerate(ends.payloads) if np.array_equal(p, f)]
+        assert any(ends.full[r] and np.array_equal(ends.labels[r], lab) for r in rows)
 
 
 def test_goal_sets_deterministic_saved_and_reused(tmp_path):
@@ -154,11 +175,16 @@ def test_goal_sets_deterministic_saved_and_reused(tmp_path):
     g1, g2 = t1.eval_goals(0), t2.eval_goals(0)
     assert g1.frames.shape == (5, 1, 104, 80) and g1.labels.shape == (5, 8)
     assert np.array_equal(g1.frames, g2.frames) and np.array_equal(g1.labels, g2.labels)
-    assert np.array_equal(t1.ranges, t2.ranges)
+    assert np.array_equal(t1.ranges(0), t2.ranges(0)) and np.array_equal(g1.ranges, t2.ranges())
     assert not np.array_equal(t2.eval_goals(1).labels, g1.labels), "another seed, other goals"
     tr = t1.train_goals(0)
     assert len(tr) == 8 and np.array_equal(tr.labels, small_task(None).train_goals(0).labels)
-    (path,) = (tmp_path / "a").glob("atari-Pong-h10-n5-seed0.npz")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == [
+        "atari-Pong-h10-seed0-eval5-of8-r8.npz",
+        "atari-Pong-h10-seed0-train8-of12-r8.npz",
+    ]
+    path = tmp_path / "a" / names[0]
     mtime = path.stat().st_mtime_ns
     t3 = small_task(tmp_path / "a")
     assert np.array_equal(t3.eval_goals(0).frames, g1.frames)
@@ -173,7 +199,8 @@ def test_ten_percent_rule_on_hand_made_labels():
     L = len(task.label_names)
     ranges = np.full(L, 100.0, dtype=np.float32)
     ranges[0] = 50.0  # ball_x: 10% = 5
-    task._eval[task.seed] = (GoalSet(np.zeros((1, 1, 104, 80), np.uint8), np.zeros((1, L))), ranges)
+    frame = np.zeros((1, 1, 104, 80), np.uint8)
+    task._goal_sets()[("eval", task.seed)] = GoalSet(frame, np.zeros((1, L), np.float32), ranges)
     goal = np.full((4, L), 100.0, dtype=np.float32)
     final = goal.copy()
     final[0, 0] += 4.9  # within 10% of ball_x's range
@@ -182,6 +209,8 @@ def test_ten_percent_rule_on_hand_made_labels():
     final[2, 4:] += 90  # unscored labels (scores, x of paddles) do not count
     final[3, 3] += 10.0  # ball_y off by exactly 10
     assert task.achieved(final, goal).tolist() == [True, False, True, False]
+    # another goal set's ranges, when given, decide instead of the task seed's
+    assert task.achieved(final, goal, ranges=2 * ranges).tolist() == [True, True, True, True]
     per = task.per_label_achieved(final, goal)
     assert per.shape == (4, L) and per[1].tolist() == [False] + [True] * (L - 1)
     assert not per[2, 4:].any() and per[2, :4].all()
@@ -223,6 +252,28 @@ def test_vec_env_and_gif(tmp_path):
     save_goal_gif(frames[0], np.stack([frames[1], frames[2]]), path, achieved=True, fps=2)
     with Image.open(path) as im:
         assert im.n_frames == 2 and im.size == ((80 * 2 + 4) * 3, 104 * 3)
+
+
+def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(monkeypatch):
+    """Above 2 cores the envs run in worker processes; same seeds, same frames and labels."""
+    from glamor_mini.envs import vec as vec_module
+
+    task = small_task(None)
+    serial = task.make_vec_env(2, seed=1)
+    monkeypatch.setattr(vec_module.os, "cpu_count", lambda: 16)
+    workers = task.make_vec_env(2, seed=1)
+    assert isinstance(serial, vec_module.SerialVecEnv)
+    assert isinstance(workers, vec_module.SubprocVecEnv)
+    try:
+        out = [v.reset_slots([0, 1], [3, 4]) for v in (serial, workers)]
+        for _ in range(3):
+            out += [v.step(np.array([UP, DOWN])) for v in (serial, workers)]
+        for a, b in zip(out[0::2], out[1::2], strict=True):
+            for x, y in zip(a, b, strict=True):
+                np.testing.assert_array_equal(x, y)
+    finally:
+        serial.close()
+        workers.close()
 
 
 def test_atari_debug_runs_end_to_end_via_cli(tmp_path, capsys):

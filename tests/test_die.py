@@ -1,12 +1,20 @@
-"""The loaded die (Appendix A.1): parameters, the Gymnasium env's statistics, the GLAMOR task, and
-GLAMOR (real planner and models, trained by train()) with and without the action prior."""
+"""The loaded die (Appendix A.1): parameters, the Gymnasium env's statistics, the GLAMOR task, the
+exact learning operators of GCSL and GLAMOR (with and without the action prior), and learned
+GLAMOR runs whose outcome the exact analysis predicts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from glamor_mini.appendix import planner_choices
+from glamor_mini.appendix import (
+    bayes_choices,
+    behaviour,
+    exact_operators,
+    gcsl_step,
+    iterate_operator,
+    planner_choices,
+)
 from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
 from glamor_mini.envs.die import FAIR, LOADED, DieTask, LoadedDieEnv, loaded_probs, outcome_probs
@@ -92,24 +100,92 @@ def test_task_goals_and_config_checks():
     assert labels.tolist() == [1.0] and ended
 
 
+# ------------------------------------------------------------------ three agents, exactly
+
+
+def test_no_prior_glamor_is_the_greedy_gcsl_operator_and_keeps_the_paper_die():
+    """From uniform on the paper's die, argmax p(a | g) with its own data settles at
+    pi(loaded | 1) = 6/11 (eps = 0) or 0.6 (eps = 0.1), keeps the loaded die for goal 1 and
+    reaches the optimum 11/36; sampling GCSL does not."""
+    P = outcome_probs(6, "1")
+    for eps, fixed in ((0.0, 6 / 11), (0.1, 0.6)):
+        ops = exact_operators(P, 60, eps)
+        greedy, no_prior = ops["GCSL (greedy)"], ops["GLAMOR, no prior"]
+        np.testing.assert_allclose(no_prior.tables, greedy.tables)  # the same operator
+        assert no_prior.loaded_for_goal_1[-1] == pytest.approx(fixed, abs=1e-9)
+        for name in ("GCSL (greedy)", "GLAMOR, no prior", "GLAMOR"):
+            assert ops[name].choice.tolist() == [LOADED] + [FAIR] * 5, name
+            assert ops[name].success == pytest.approx(11 / 36)
+        assert ops["GCSL (sample)"].choice.tolist() == [FAIR] * 6
+        assert ops["GCSL (sample)"].success < 11 / 36 - 0.07
+    # by hand at eps = 0.1: p(loaded) = (0.95 + 5 * 0.05) / 6 = 0.2, p(s = 1) = 0.2 + 0.8 / 6
+    assert 0.2 / (0.2 + 0.8 / 6) == pytest.approx(0.6)
+    # sampling GCSL with eps = 0.1: 0.75 x^2 + 0.35 x - 0.3 = 0
+    x = (-0.35 + np.sqrt(0.35**2 + 4 * 0.75 * 0.3)) / 1.5
+    assert iterate_operator("GCSL (sample)", P, 400, 0.1).loaded_for_goal_1[-1] == pytest.approx(x)
+
+
+def test_fair_everywhere_is_also_a_fixed_point_of_the_no_prior_operator():
+    """Why a learned no-prior agent can still lose the paper's die: once its estimate dips below
+    1/2, the data of 'fair everywhere' (+ eps) gives pi(loaded | 1) = 0.05 / (0.05 + 0.95 / 6)
+    = 0.24 at eps = 0.1, so it stays there; with the prior the ratio recovers from any data."""
+    P = outcome_probs(6, "1")
+    fair = np.eye(2)[[FAIR] * 6]
+    data = behaviour(fair, "greedy", 0.1)
+    nxt = gcsl_step(data, P)
+    assert nxt[0, LOADED] == pytest.approx(0.05 / (0.05 + 0.95 / 6))
+    assert nxt[0, LOADED] < 0.5  # argmax stays fair: absorbing
+    with_prior, without = bayes_choices(data, P)
+    assert with_prior.tolist() == [LOADED] + [FAIR] * 5 and without.tolist() == [FAIR] * 6
+
+
+def test_on_a_die_loaded_0_3_only_the_prior_keeps_the_loaded_die():
+    """Loaded die: face 1 with probability 0.3 (else uniform): still the best die for goal 1
+    (0.3 > 1/6), but the fair die is rolled far more often, so p(fair | g = 1) wins in the data:
+    no-prior GLAMOR and greedy GCSL settle on the fair die everywhere (pi(loaded | 1) -> 0 at
+    eps = 0, 0.0865 at eps = 0.1), GLAMOR keeps the optimum (0.3 + 5/6) / 6."""
+    P = outcome_probs(6, "0.3")
+    for eps in (0.0, 0.1):
+        ops = exact_operators(P, 60, eps)
+        for name in ("GCSL (greedy)", "GLAMOR, no prior"):
+            assert ops[name].choice.tolist() == [FAIR] * 6, (eps, name)
+            assert ops[name].success == pytest.approx(1 / 6)
+        assert ops["GLAMOR"].choice.tolist() == [LOADED] + [FAIR] * 5
+        assert ops["GLAMOR"].success == pytest.approx((0.3 + 5 / 6) / 6)
+    # eps = 0.1, fair everywhere: p(loaded) = 0.05, pi(loaded | 1) = 0.015 / (0.015 + 0.95 / 6)
+    no_prior = iterate_operator("GLAMOR, no prior", P, 60, 0.1)
+    assert no_prior.loaded_for_goal_1[-1] == pytest.approx(0.015 / (0.015 + 0.95 / 6))
+    # GLAMOR's own inverse model also prefers the fair die for goal 1 ... the prior fixes it
+    glamor = iterate_operator("GLAMOR", P, 60, 0.1)
+    assert glamor.loaded_for_goal_1[-1] < 0.5
+
+
+def test_preset_uses_the_papers_final_epsilon():
+    assert make_config("die").eps_final == pytest.approx(0.1)
+
+
+# ------------------------------------------------------------------ learned, as predicted
+
+
 def _train_die(tmp_path, name, **overrides):
-    cfg = make_config(
-        "die", total_steps=6000, eval_episodes=30, torch_threads=1, seed=0, **overrides
-    )
+    cfg = make_config("die", total_steps=6000, eval_episodes=30, torch_threads=1, **overrides)
     result = train(cfg, tmp_path / name)
     choice = planner_choices(result.model, make_task(cfg), PlannerSettings.from_config(cfg))
     return result, choice
 
 
-def test_glamor_with_prior_rolls_the_loaded_die_for_goal_1_only(tmp_path):
-    result, choice = _train_die(tmp_path, "prior")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_learned_glamor_on_the_0_3_die_matches_the_exact_operators(tmp_path, seed):
+    """The exact analysis predicts, far from any decision boundary: with the prior the loaded die
+    for goal 1 only; without it the fair die everywhere (fixed point p(loaded | 1) = 0.0865)."""
+    _, choice = _train_die(tmp_path, "prior", die_loaded="0.3", seed=seed)
     assert choice.tolist() == [LOADED, FAIR, FAIR, FAIR, FAIR, FAIR]
-    assert result.eval.per_goal[0]["achieved"] == 1.0
-
-
-def test_glamor_without_prior_loses_the_loaded_die(tmp_path):
-    # Prior off while collecting and planning: argmax p(a | g) follows the data, which drifts
-    # toward the fair die once collection (eps -> 0) follows the planner (observed on seeds 0-2).
-    result, choice = _train_die(tmp_path, "no_prior", planner_mode="no_prior", collect_prior=False)
+    result, choice = _train_die(
+        tmp_path,
+        "no_prior",
+        die_loaded="0.3",
+        seed=seed,
+        planner_mode="no_prior",
+        collect_prior=False,
+    )
     assert choice.tolist() == [FAIR] * 6
-    assert result.eval.per_goal[0]["achieved"] < 0.5

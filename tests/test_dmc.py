@@ -120,6 +120,7 @@ def test_shadows_off_changes_only_a_small_part_of_the_image():
 
 def test_goals_are_saved_reloaded_and_judged_by_the_10_percent_rule(tmp_path):
     kw = dict(horizon=20, shadows=False, n_train_goals=12, n_eval_goals=5, goal_dir=tmp_path)
+    kw.update(range_rollouts=30, eval_goal_rollouts=10, train_goal_rollouts=24, seed=3)
     task = DmcTask("point_mass/easy", **kw)
     goals = task.eval_goals(seed=3)
     assert goals.frames.shape == (5, 1, 80, 104) and goals.labels.shape == (5, 2)
@@ -128,9 +129,10 @@ def test_goals_are_saved_reloaded_and_judged_by_the_10_percent_rule(tmp_path):
     assert not np.isin(train.labels[:, 0], goals.labels[:, 0]).all()  # a separate pool
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [
-        "dmc-point_mass-easy-seed3-eval5-noshadow.npz",
-        "dmc-point_mass-easy-seed3-train12-noshadow.npz",
+        "dmc-point_mass-easy-h20-noshadow-seed3-eval5-of10-r30.npz",
+        "dmc-point_mass-easy-h20-noshadow-seed3-train12-of24-r30.npz",
     ]
+    np.testing.assert_array_equal(train.ranges, goals.ranges)  # one seed, one set of ranges
     again = DmcTask("point_mass/easy", **kw)
     np.testing.assert_array_equal(again.eval_goals(seed=3).frames, goals.frames)
     np.testing.assert_array_equal(again.ranges(3), task.ranges(3))
@@ -200,3 +202,19 @@ def test_dmc_debug_preset_runs_end_to_end_via_the_cli(tmp_path):
     assert (out / "eval.png").exists() and (out / "ckpt.pt").exists()
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["suite"] == "dmc" and cfg["task"] == "point_mass/easy"
+
+
+def test_stop_floor_is_the_start_state_judged_against_each_goal():
+    """DM Control's "stop at t = 0" floor (python -m glamor_mini.floor --policy stop): exactly
+    the share of evaluation goals that the start state already meets, by the goal set's ranges
+    (pendulum starts at a random angle, so some goals are met at once)."""
+    from glamor_mini.floor import random_floor
+
+    kw = dict(task="pendulum/swingup", horizon=2, n_eval_goals=20, eval_goal_rollouts=30)
+    task = make_task(make_config("dmc-debug", goal_dir="", **kw))
+    goals = task.eval_goals(0)
+    env = task.without_pixels().make_env()
+    starts = np.stack([env.reset(seed=i)[1] for i in range(len(goals))])  # evaluate's seeds
+    expected = float(task.achieved(starts, goals.labels, goals.ranges).mean())
+    assert expected > 0
+    assert random_floor("dmc-debug", [0], policy="stop", goal_dir="", **kw) == [expected]

@@ -218,13 +218,18 @@ def test_test_time_rows_evaluate_each_model_with_both_budgets(sweep_root, tmp_pa
     assert png.stat().st_size > 1000
 
 
-def test_exactly_at_t_reachable_parity():
-    # 7x7 from the centre: 25 of 49 cells have an even distance (checkerboard)
-    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 10)) == 25 / 49
-    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 10, True)) == 1.0
-    # T = 3: distances 1 (4 cells) and 3 (12 cells); with 'stay' every d <= 3 (1+4+8+12 cells)
+def test_exactly_at_t_reachable_walls_break_parity():
+    # Without walls in reach the grid is bipartite: at T = 3 only odd distances (4 + 12 cells);
+    # with 'stay' every d <= 3 (1 + 4 + 8 + 12 cells).
     assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 3)) == 16 / 49
     assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 3, True)) == 25 / 49
+    # At T = 10 the walls are in reach: a move into a wall leaves the agent in place, which fixes
+    # the parity, so every cell can be occupied at exactly t = T (it is not 25 / 49).
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 10)) == 1.0
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 10, True)) == 1.0
+    # the first wall bump is possible at t = 4 (3 steps to the wall): 25 cells at t = 4, 36 at 5
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 4)) == 25 / 49
+    assert termination.exactly_at_t_reachable(GridWorldTask("empty-7x7", 5)) == 36 / 49
 
 
 def test_ablation_specs():

@@ -587,3 +587,70 @@ def test_public_api_exports() -> None:
         "ACTION_NAMES",
     ]:
         assert name in gridworld.__all__ and hasattr(gridworld, name)
+
+
+# --------------------------------------------------------------------------- big or bad inputs
+
+
+def _empty_room(n: int) -> Layout:
+    return parse_layout("\n".join(["#" * n] + ["#" + "." * (n - 2) + "#"] * (n - 2) + ["#" * n]))
+
+
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\x00", b"#####\n#.\x00.#\n#####\n"])
+def test_binary_layout_file_is_named_in_the_error(tmp_path, data) -> None:
+    path = tmp_path / "picture.png"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"layout file '.*picture\.png' is not a text file"):
+        load_layout(path)
+
+
+def test_distance_table_refuses_beyond_its_limit_before_allocating() -> None:
+    big = _empty_room(500)  # the table would be 500**4 * 4 bytes = 233 GiB
+    with pytest.raises(ValueError, match=r"would need 232\.8 GiB.*use distance_map"):
+        distance_table(big)
+    with pytest.raises(ValueError, match="max_bytes=1000"):
+        distance_table("empty-7x7", max_bytes=1000)  # 9**4 * 4 = 26244 bytes
+    assert distance_table("empty-7x7", max_bytes=26244).shape == (9, 9, 9, 9)
+
+
+def test_grid_task_distances_are_lazy_and_match_the_table() -> None:
+    from glamor_mini.envs.gridworld import GridWorldTask
+
+    task = GridWorldTask("four-rooms", horizon=10)
+    table = distance_table("four-rooms")
+    cells = np.array(task.cells)
+    rng = np.random.default_rng(0)
+    starts = cells[rng.integers(len(cells), size=200)]
+    goals = cells[rng.integers(len(cells), size=200)]
+    got = task.optimal_steps(starts.astype(np.float32), goals.astype(np.float32))
+    np.testing.assert_array_equal(got, table[starts[:, 1], starts[:, 0], goals[:, 1], goals[:, 0]])
+    assert len(task._dist) == len({tuple(s) for s in starts})  # one BFS per distinct start
+
+
+def test_huge_layout_is_refused_with_the_goal_set_size(monkeypatch) -> None:
+    import glamor_mini.resources as resources
+    from glamor_mini.envs.gridworld import GridWorldTask
+
+    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 64 * 2**30)
+    with pytest.raises(ValueError, match=r"\(500x500, 248,004 free cells.*needs 115\.5 GiB"):
+        GridWorldTask(_empty_room(500))
+    task = GridWorldTask(_empty_room(60))  # 3,364 goals of 2x60x60 = 23 MiB: fine
+    assert task.eval_goals().frames.shape == (58 * 58, 2, 60, 60)
+
+
+def test_readme_maze_example_ships_and_its_horizon_reaches_every_cell() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    commands = re.findall(r"^python -m glamor_mini\.run .*$", readme, flags=re.M)
+    (maze_cmd,) = [c for c in commands if "--layout" in c]
+    path = re.search(r"--layout (\S+)", maze_cmd).group(1)
+    horizon = int(re.search(r"--horizon (\d+)", maze_cmd).group(1))
+    out = re.search(r"--out (\S+)", maze_cmd).group(1)
+    other_outs = [re.search(r"--out (\S+)", c) for c in commands if c != maze_cmd]
+    assert out not in {m.group(1) for m in other_outs if m}  # its own run directory
+    lay = load_layout(root / path)
+    dist = distance_map(lay, lay.start)[~lay.walls]
+    assert (dist >= 0).all() and dist.max() <= horizon

@@ -18,7 +18,7 @@ Observation
     The agent's observation is the 4 most recent frames (``frame_stack``, stacked by the
     collector/evaluator); a goal is ONE frame.
 
-Dynamics (paper §4.1; reference/atari.md)
+Dynamics (paper §4.1; docs/atari.md)
     * frame skip 4: each agent action is repeated for 4 raw frames;
     * sticky actions: ALE repeats the previous raw action with probability 0.25 (every raw frame);
     * reset: a new game, then a random number of raw no-op frames, uniform in 0..30 (MsPacman:
@@ -33,44 +33,38 @@ Termination
 
 Labels
     ``label_names``: the scored labels first (``n_scored`` of them), then the other RAM fields.
-    Feasible ranges are measured on the states of the evaluation-goal rollouts (all states of
-    uniform-random rollouts of length <= T, so horizons 0..T are equally represented: the same
-    distribution as the authors' "final state after a random horizon 1..T", minus t = 0) and saved
-    with the evaluation goals, one file per game and seed (``Config.goal_dir``).
+    Goals and ranges follow the authors' protocol (glamor_mini.envs.goals): ranges from the final
+    states of 500 random rollouts of random length 1..T; goals are final states of full-length
+    random rollouts (1000 training goals from 2000 rollouts, 30 evaluation goals from 200),
+    diverse in the scored labels. Each rollout keeps only its final frame (8 KB) and labels: a
+    frame costs ~10 us next to ~0.5 ms of emulation per step, so storing it is cheaper and exact,
+    where ALE's cloneState would need the last two raw screens replayed. Both sets are saved
+    with their ranges, one file per game, seed and kind (``Config.goal_dir``).
 
 Vectorised collection
-    ``make_vec_env`` returns a ``SerialVecEnv``: an agent step costs ~0.5 ms of emulation, so on
-    the 2-core machines this project targets, processes would only add pickling. ale-py's threaded
+    ``make_vec_env`` returns a ``SubprocVecEnv`` (one process per env, stepped in parallel) when
+    the machine has more than 2 cores, else a ``SerialVecEnv``: an agent step costs ~0.5 ms of
+    emulation, so on 2 cores processes would only add pickling. ale-py's threaded
     ``AtariVectorEnv`` cannot be used: it returns pixels only (no RAM, so no labels to judge goals
     by), offers ``noop_max`` but no minimum number of no-ops (MsPacman), and stacks frames itself.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from pathlib import Path
 
 import numpy as np
 
 from glamor_mini.envs.atari_labels import ATARI_LABELS, GAMES
-from glamor_mini.envs.base import GoalSet
-from glamor_mini.envs.vec import SerialVecEnv
-from glamor_mini.goals import (
-    diverse_goal_buffer,
-    feasible_ranges,
-    load_or_build_goals,
-    per_label_within,
-    random_states,
-    within_tolerance,
-)
+from glamor_mini.envs.goals import RolloutGoalsMixin
+from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
 
 FRAME_SHAPE = (1, 104, 80)
 FRAME_SKIP = 4
 STICKY = 0.25
 NOOP_MAX = 30
 MIN_NOOPS = {"MsPacman": 200}
-EVAL_POOL_EPISODES = 20
-"""Random rollouts whose states are the candidates for the evaluation goals (and the ranges)."""
 
 
 def _require_ale():
@@ -191,16 +185,18 @@ class AtariSuiteEnv:
         self._env.close()
 
 
-class AtariTask:
+class AtariTask(RolloutGoalsMixin):
     """GLAMOR's view of one Atari game (the Task protocol of envs/base.py).
 
-    Goal sets are built lazily on first use and cached: ``eval_goals(seed)`` (30 by default) is
-    saved to ``goal_dir/atari-<Game>-seed<S>.npz`` with the feasible ranges and reused on rerun;
-    ``train_goals(seed)`` (1000 by default) is rebuilt deterministically from the seed.
-    ``achieved`` uses the feasible ranges of ``self.seed``'s evaluation-goal file.
+    Goal sets, ranges and the 10% rule come from `RolloutGoalsMixin` (envs/goals.py): built
+    lazily on first use, saved to ``goal_dir`` with their feasible ranges and reused on rerun.
+    ``achieved`` judges by the ranges it is given (a goal set's own), else by ``self.seed``'s.
     """
 
     frame_shape = FRAME_SHAPE
+    reseed_rollouts = False
+    """Goal rollouts seed only their first reset: a seeded reset reloads the ROM (~0.5 s, vs
+    ~30 ms for an unseeded one, measured on a shared 2-core CPU)."""
 
     def __init__(
         self,
@@ -212,7 +208,9 @@ class AtariTask:
         n_eval_goals: int = 30,
         goal_dir: str | Path | None = "runs/goals",
         sticky: float = STICKY,
-        eval_pool_episodes: int = EVAL_POOL_EPISODES,
+        range_rollouts: int = 500,
+        eval_goal_rollouts: int = 200,
+        train_goal_rollouts: int = 2000,
     ):
         _require_ale()
         self.game = check_game(game)
@@ -223,7 +221,9 @@ class AtariTask:
         self.n_train_goals, self.n_eval_goals = int(n_train_goals), int(n_eval_goals)
         self.goal_dir = Path(goal_dir) if goal_dir else None
         self.sticky = sticky
-        self.eval_pool_episodes = int(eval_pool_episodes)
+        self.range_rollouts = int(range_rollouts)
+        self.eval_goal_rollouts = int(eval_goal_rollouts)
+        self.train_goal_rollouts = int(train_goal_rollouts)
         spec = ATARI_LABELS[game]
         self.label_names = spec.names
         self.n_scored = spec.n_scored
@@ -231,86 +231,38 @@ class AtariTask:
         probe = AtariSuiteEnv(game, sticky=sticky)
         self.n_actions = probe.n_actions
         probe.close()
-        self._eval: dict[int, tuple[GoalSet, np.ndarray]] = {}
-        self._train: dict[int, GoalSet] = {}
 
     # ------------------------------------------------------------------ envs
     def make_env(self) -> AtariSuiteEnv:
         return AtariSuiteEnv(self.game, sticky=self.sticky)
 
-    def make_vec_env(self, n: int, seed: int = 0) -> SerialVecEnv:
-        """n envs stepped in this process (see the module docstring for why not AtariVectorEnv).
-        The collector seeds each slot's first reset; `seed` only seeds the no-op generators."""
-        return SerialVecEnv(
-            [AtariSuiteEnv(self.game, sticky=self.sticky, seed=seed * 1000 + i) for i in range(n)]
-        )
+    def make_vec_env(self, n: int, seed: int = 0) -> SerialVecEnv | SubprocVecEnv:
+        """n envs: in subprocesses on machines with more than 2 cores, else in this process
+        (see the module docstring for why not AtariVectorEnv). The collector seeds each slot's
+        first reset; `seed` only seeds the no-op generators."""
+        makers = [
+            functools.partial(AtariSuiteEnv, self.game, sticky=self.sticky, seed=seed * 1000 + i)
+            for i in range(n)
+        ]
+        if use_workers(n):
+            return SubprocVecEnv(makers, n)
+        return SerialVecEnv([make() for make in makers])
 
     # ------------------------------------------------------------------ goals (§4.4)
-    def goal_path(self, seed: int) -> Path | None:
-        if self.goal_dir is None:
-            return None
-        return (
-            self.goal_dir / f"atari-{self.game}-h{self.horizon}-n{self.n_eval_goals}-seed{seed}.npz"
-        )
+    def _goal_env(self) -> AtariSuiteEnv:
+        return self.make_env()
 
-    def _build_goals(
-        self, size: int, seed: int, min_episodes: int
-    ) -> tuple[GoalSet, np.ndarray, np.ndarray]:
-        """Diverse `size` goals (in scored-label space) among random-rollout states.
-        -> goals, feasible ranges (L,), all candidate labels (M, L)."""
-        n_ep = max(min_episodes, math.ceil(3 * size / (self.horizon + 1)))
-        frames, labels = random_states(self, n_ep, seed=seed)
-        extra = 0
-        while len(labels) < 2 * size:  # short episodes (life losses): roll out more
-            extra += 1
-            f, lab = random_states(self, n_ep, seed=seed + 7919 * extra)
-            frames, labels = np.concatenate([frames, f]), np.concatenate([labels, lab])
-        ranges = feasible_ranges(labels)
-        sc = self.scored
-        idx = diverse_goal_buffer(labels[:, sc], size, ranges[sc], seed=seed)
-        return GoalSet(frames[idx].copy(), labels[idx].copy()), ranges, labels
+    @staticmethod
+    def _keep(env: AtariSuiteEnv, frame: np.ndarray, reset_seed: int | None) -> np.ndarray:
+        return frame.copy()  # (1, 104, 80): the final frame itself (see Labels above)
 
-    def eval_goals(self, seed: int = 0) -> GoalSet:
-        """The fixed evaluation goals of `seed` (built once, saved, reused)."""
-        if seed not in self._eval:
+    @staticmethod
+    def _frames_of(payloads: list[np.ndarray]) -> np.ndarray:
+        return np.stack(payloads)
 
-            def build():
-                goals, ranges, _ = self._build_goals(
-                    self.n_eval_goals, 2 * seed + 1, self.eval_pool_episodes
-                )
-                return goals, ranges
-
-            self._eval[seed] = load_or_build_goals(self.goal_path(seed), build)
-            if len(self._eval[seed][0]) != self.n_eval_goals:
-                raise ValueError(
-                    f"{self.goal_path(seed)} holds {len(self._eval[seed][0])} goals but "
-                    f"n_eval_goals={self.n_eval_goals}; delete it to rebuild"
-                )
-        return self._eval[seed][0]
-
-    def train_goals(self, seed: int = 0) -> GoalSet:
-        """`n_train_goals` diverse goals from random rollouts (deterministic per seed)."""
-        if seed not in self._train:
-            self._train[seed] = self._build_goals(self.n_train_goals, 2 * seed + 2, 1)[0]
-        return self._train[seed]
-
-    @property
-    def ranges(self) -> np.ndarray:
-        """(L,) feasible ranges of the task's seed (from its evaluation-goal file)."""
-        self.eval_goals(self.seed)
-        return self._eval[self.seed][1]
-
-    # ------------------------------------------------------------------ the 10% rule
-    def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
-        """(B, L) x (B, L) -> (B,) bool: every SCORED label within 10% of its feasible range."""
-        return within_tolerance(labels, goal_labels, self.ranges, self.scored)
-
-    def per_label_achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
-        """(B, L) bool: each label (scored or not) alone within 10% of its range."""
-        return per_label_within(labels, goal_labels, self.ranges)
-
-    def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> None:
-        return None
+    def _goal_stem(self) -> str:
+        sticky = "" if self.sticky == STICKY else f"-sticky{self.sticky:g}"
+        return f"atari-{self.game}-h{self.horizon}{sticky}"
 
     # ------------------------------------------------------------------ pictures
     def save_goal_gif(
@@ -366,6 +318,9 @@ def task_from_config(cfg) -> AtariTask:
         n_train_goals=cfg.train_goals,
         n_eval_goals=cfg.n_eval_goals,
         goal_dir=getattr(cfg, "goal_dir", "runs/goals") or None,
+        range_rollouts=cfg.range_rollouts,
+        eval_goal_rollouts=cfg.eval_goal_rollouts,
+        train_goal_rollouts=cfg.train_goal_rollouts,
     )
 
 

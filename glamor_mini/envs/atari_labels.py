@@ -1,7 +1,7 @@
 """RAM labels of the paper's 14 Atari games (AtariARI annotations, Anand et al. 2019).
 
 Each game maps label names to 0-based RAM byte indices. ``scored`` labels (the starred fields of
-reference/atari.md) decide whether a goal was reached (paper §4.4); ``other`` labels are kept for
+docs/atari.md) decide whether a goal was reached (paper §4.4); ``other`` labels are kept for
 plots and debugging. A field spanning several bytes (e.g. Breakout's block bit map) becomes one
 label per byte, named ``field_0, field_1, ...``. Values are raw uint8 bytes, not pixels.
 """

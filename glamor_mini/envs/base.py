@@ -17,10 +17,15 @@ import numpy as np
 
 @dataclass
 class GoalSet:
-    """G goals: frames (G, c, H, W) uint8 and labels (G, n_labels) float32, from the same states."""
+    """G goals: frames (G, c, H, W) uint8 and labels (G, n_labels) float32, from the same states.
+
+    `ranges` (n_labels,): the feasible ranges the set was built with (pixel suites, §4.4); the
+    10% rule judges this set's goals by them (suites whose rule needs no ranges leave it None).
+    """
 
     frames: np.ndarray
     labels: np.ndarray
+    ranges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.dtype != np.uint8:
@@ -33,12 +38,17 @@ class GoalSet:
                 f"goal labels must be (G, n_labels) with G={self.frames.shape[0]}; "
                 f"got {self.labels.shape}"
             )
+        if self.ranges is not None and self.ranges.shape != (self.labels.shape[1],):
+            raise ValueError(
+                f"goal ranges must be (n_labels,) = ({self.labels.shape[1]},); "
+                f"got {self.ranges.shape}"
+            )
 
     def __len__(self) -> int:
         return self.frames.shape[0]
 
     def take(self, idx: np.ndarray) -> GoalSet:
-        return GoalSet(self.frames[idx], self.labels[idx])
+        return GoalSet(self.frames[idx], self.labels[idx], self.ranges)
 
 
 class SuiteEnv(Protocol):
@@ -66,7 +76,8 @@ class Task(Protocol):
     def eval_goals(self, seed: int) -> GoalSet: ...
 
     def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
-        """(B, n_labels) x (B, n_labels) -> (B,) bool."""
+        """(B, n_labels) x (B, n_labels) -> (B,) bool. Suites whose goal sets carry `ranges`
+        (Atari, DM Control) also take `ranges=` (the judged set's own; default: the task seed's)."""
         ...
 
     def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray | None:

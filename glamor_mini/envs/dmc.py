@@ -14,14 +14,15 @@ Observation
     rendered control); the core stacks `frame_stack` (4) of them; a goal is ONE frame.
 Labels
     The scored observation entries, flattened (`TASKS`, e.g. cartpole: position_0..2). A goal is
-    achieved when every label is within 10% of its feasible range (max - min over random-policy
-    states) of the goal's label, judged at t = T = 100 or when the agent ends the episode.
+    achieved when every label is within 10% of its feasible range of the goal's label, judged at
+    t = T = 100 or when the agent ends the episode.
 Goals
-    Candidate goals are the states of uniform-random episodes. To keep rendering (the CPU
-    bottleneck) off the candidates, their physics states are recorded without pixels, the
-    diverse goal buffer (glamor_mini.goals) picks the goals on labels alone, and only the chosen
-    states are restored and rendered. The 30 evaluation goals (and the ranges) and the 1000
-    training goals are saved per task and seed under `Config.goal_dir`.
+    The authors' protocol (glamor_mini.envs.goals): feasible ranges from the final states of 500
+    random rollouts of random length 1..T; goals are final states of full-length random rollouts
+    (1000 training goals from 2000 rollouts, 30 evaluation goals from 200). To keep rendering
+    (the CPU bottleneck) off the rollouts, each keeps only its final physics state and labels;
+    only the chosen goals are restored and rendered. Both sets are saved with their ranges per
+    task and seed under `Config.goal_dir`.
 Rendering
     Headless: MUJOCO_GL=egl unless the user set MUJOCO_GL (osmesa is tried when EGL cannot start);
     it must be set before dm_control is imported, which this module does lazily. `shadows=False`
@@ -50,18 +51,9 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.envs.base import GoalSet
-from glamor_mini.goals import (
-    diverse_goal_buffer,
-    feasible_ranges,
-    load_or_build_goals,
-    per_label_within,
-    within_tolerance,
-)
+from glamor_mini.envs.goals import RolloutGoalsMixin
 
 FRAME_HEIGHT, FRAME_WIDTH = 80, 104
-MIN_CORES_FOR_WORKERS = 2  # make_vec_env uses subprocesses only above this many cores
-POOL_EPISODES = 20  # random episodes whose states are the goal candidates (>= 2x the goals)
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
 
 
@@ -221,7 +213,7 @@ class DmcSuiteEnv:
         self._env.close()
 
 
-class DmcTask:
+class DmcTask(RolloutGoalsMixin):
     """GLAMOR's view of one dm_control task (see the module docstring)."""
 
     def __init__(
@@ -235,6 +227,9 @@ class DmcTask:
         goal_dir: str | Path | None = "runs/goals",
         seed: int = 0,
         cfg_dict: dict[str, Any] | None = None,
+        range_rollouts: int = 500,
+        eval_goal_rollouts: int = 200,
+        train_goal_rollouts: int = 2000,
     ):
         self.spec = _check_task(task)
         self.task = task
@@ -243,10 +238,12 @@ class DmcTask:
         self.frame_shape = (1, FRAME_HEIGHT, FRAME_WIDTH)
         self.n_train_goals, self.n_eval_goals = int(n_train_goals), int(n_eval_goals)
         self.goal_dir = None if goal_dir in (None, "") else Path(goal_dir)
-        self.seed = seed
+        self.seed = int(seed)
         self.cfg_dict = cfg_dict
-        self._goals: dict[tuple[str, int], GoalSet] = {}
-        self._ranges: dict[int, np.ndarray] = {}
+        self.range_rollouts = int(range_rollouts)
+        self.eval_goal_rollouts = int(eval_goal_rollouts)
+        self.train_goal_rollouts = int(train_goal_rollouts)
+        self.scored = None  # every label counts
         self._label_names: tuple[str, ...] | None = None
         self._n_actions: int | None = None
         self.pixels = True  # False: envs return blank frames (see `without_pixels`)
@@ -288,106 +285,39 @@ class DmcTask:
         """Subprocess workers when n > 1 and the machine has more than 2 cores, else the envs in
         this process. Rendering is CPU-bound, but llvmpipe already spreads each frame over the
         cores, and on a 2-core machine bench/dmc_env.py measured no gain from workers."""
-        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config
+        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config, use_workers
 
-        if n > 1 and (os.cpu_count() or 1) > MIN_CORES_FOR_WORKERS and self.cfg_dict is not None:
+        if use_workers(n) and self.cfg_dict is not None:
             return SubprocVecEnv(functools.partial(env_from_config, self.cfg_dict), n)
         return SerialVecEnv([self.make_env() for _ in range(n)])
 
     # ------------------------------------------------------------------ goals (§4.4)
-    def _path(self, kind: str, seed: int) -> Path | None:
-        if self.goal_dir is None:
-            return None
-        domain, name = self.task.split("/")
-        shade = "" if self.shadows else "-noshadow"
-        size = self.n_eval_goals if kind == "eval" else self.n_train_goals
-        return self.goal_dir / f"dmc-{domain}-{name}-seed{seed}-{kind}{size}{shade}.npz"
-
-    def _candidates(self, seed: int, n_states: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """States of uniform-random episodes, without pixels.
-
-        -> labels (M, L) float32, physics states (M, S), episode reset seeds (M,)."""
+    def _goal_env(self) -> DmcSuiteEnv:
         env = self.make_env()
-        env.render = False
-        rng = np.random.default_rng(seed)
-        labels, states, seeds = [], [], []
-        ep = 0
-        while len(labels) < n_states:
-            ep_seed = int(seed * 100_003 + ep)
-            _, lab = env.reset(seed=ep_seed)
-            labels.append(lab)
-            states.append(env.state())
-            for _ in range(self.horizon):
-                _, lab, ended = env.step(int(rng.integers(len(env.table))))
-                labels.append(lab)
-                states.append(env.state())
-                if ended:
-                    break
-            seeds += [ep_seed] * (len(labels) - len(seeds))
-            ep += 1
-        env.close()
-        return np.stack(labels).astype(np.float32), np.stack(states), np.array(seeds)
+        env.render = False  # rollouts record physics states; chosen goals are rendered later
+        return env
 
-    def _render_states(self, states: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        """Frames of recorded states. Each state's episode is reset first: some tasks place
-        their target in the model at reset (reacher, manipulator), and it must be in the goal."""
+    @staticmethod
+    def _keep(env: DmcSuiteEnv, frame: np.ndarray, reset_seed: int) -> tuple[np.ndarray, int]:
+        return env.state(), reset_seed
+
+    def _frames_of(self, payloads: list[tuple[np.ndarray, int]]) -> np.ndarray:
+        """Frames of recorded physics states. Each state's episode is reset first: some tasks
+        place their target in the model at reset (reacher, manipulator), and it must be in the
+        goal picture."""
         env = self.make_env()
         frames = []
-        for state, ep_seed in zip(states, seeds, strict=True):
+        for state, ep_seed in payloads:
             env.render = False
             env.reset(seed=int(ep_seed))
             frames.append(env.frame_of_state(state))
         env.close()
         return np.stack(frames)
 
-    def _build(self, kind: str, seed: int, size: int, ranges: np.ndarray | None):
-        pool = max(POOL_EPISODES * (self.horizon + 1), 2 * size)
-        labels, states, seeds = self._candidates(seed * 1000 + (1 if kind == "eval" else 2), pool)
-        ranges = feasible_ranges(labels) if ranges is None else ranges
-        idx = diverse_goal_buffer(labels, size, ranges, seed=seed)
-        goals = GoalSet(self._render_states(states[idx], seeds[idx]), labels[idx].copy())
-        return goals, ranges
-
-    def eval_goals(self, seed: int = 0) -> GoalSet:
-        """The fixed evaluation goals of a seed (built once, saved, reloaded); sets the ranges."""
-        key = ("eval", seed)
-        if key not in self._goals:
-            goals, ranges = load_or_build_goals(
-                self._path("eval", seed),
-                lambda: self._build("eval", seed, self.n_eval_goals, None),
-            )
-            self._goals[key], self._ranges[seed] = goals, np.asarray(ranges, np.float32)
-        return self._goals[key]
-
-    def train_goals(self, seed: int = 0) -> GoalSet:
-        """The training goal set of a seed, diverse in the same feasible ranges as eval goals."""
-        key = ("train", seed)
-        if key not in self._goals:
-            self.eval_goals(seed)
-            ranges = self._ranges[seed]
-            goals, _ = load_or_build_goals(
-                self._path("train", seed),
-                lambda: self._build("train", seed, self.n_train_goals, ranges),
-            )
-            self._goals[key] = goals
-        return self._goals[key]
-
-    def ranges(self, seed: int | None = None) -> np.ndarray:
-        """(L,) feasible range of each label (measured with the eval goals of `seed`)."""
-        seed = self.seed if seed is None else seed
-        if seed not in self._ranges:
-            self.eval_goals(seed)
-        return self._ranges[seed]
-
-    def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
-        """(B, L) x (B, L) -> (B,) bool: every label within 10% of its feasible range."""
-        return within_tolerance(labels, goal_labels, self.ranges())
-
-    def per_label_achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
-        return per_label_within(labels, goal_labels, self.ranges())
-
-    def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> None:
-        return None
+    def _goal_stem(self) -> str:
+        domain, name = self.task.split("/")
+        shade = "" if self.shadows else "-noshadow"
+        return f"dmc-{domain}-{name}-h{self.horizon}{shade}"
 
 
 def task_from_config(cfg) -> DmcTask:
@@ -401,6 +331,9 @@ def task_from_config(cfg) -> DmcTask:
         goal_dir=cfg.goal_dir,
         seed=cfg.seed,
         cfg_dict=cfg.to_dict(),
+        range_rollouts=cfg.range_rollouts,
+        eval_goal_rollouts=cfg.eval_goal_rollouts,
+        train_goal_rollouts=cfg.train_goal_rollouts,
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 import gridworld
 from glamor_mini.envs.base import GoalSet
+from glamor_mini.resources import check_memory
 
 
 class GridSuiteEnv:
@@ -50,14 +51,26 @@ class GridWorldTask:
         self.n_actions = 5 if allow_stay else 4
         self.frame_shape = (2, self.layout.height, self.layout.width)
         self.cells = self.layout.free_cells()
-        self._dist = gridworld.distance_table(self.layout)
+        # The goal set is one (2, H, W) frame per free cell: refuse before building it when it
+        # cannot fit (a 500x500 room would need 116 GiB).
+        h, w = self.layout.shape
+        check_memory(
+            len(self.cells) * 2 * h * w,
+            f"the goal set of layout {self.layout.name!r} ({w}x{h}, {len(self.cells):,} free "
+            "cells, one 2xHxW frame each)",
+            "use a smaller layout",
+        )
+        self._dist: dict[tuple[int, int], np.ndarray] = {}  # start cell -> (H, W) BFS map
+        self._goals: GoalSet | None = None
 
     def make_env(self) -> GridSuiteEnv:
         return GridSuiteEnv(self.layout, self.allow_stay)
 
     def _all_cells(self) -> GoalSet:
-        frames = np.stack([gridworld.goal_observation(self.layout, c) for c in self.cells])
-        return GoalSet(frames, np.array(self.cells, dtype=np.float32))
+        if self._goals is None:  # built once: the training and evaluation sets are the same
+            frames = np.stack([gridworld.goal_observation(self.layout, c) for c in self.cells])
+            self._goals = GoalSet(frames, np.array(self.cells, dtype=np.float32))
+        return self._goals
 
     def train_goals(self, seed: int = 0) -> GoalSet:
         return self._all_cells()
@@ -69,9 +82,17 @@ class GridWorldTask:
         return np.all(np.asarray(labels) == np.asarray(goal_labels), axis=-1)
 
     def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
-        s = np.asarray(start_labels, dtype=int)
-        g = np.asarray(goal_labels, dtype=int)
-        return self._dist[s[:, 1], s[:, 0], g[:, 1], g[:, 0]]
+        """Shortest-path lengths (moves) from each start cell to its goal cell; -1 unreachable.
+        Distances come from one BFS per distinct start cell (cached), not an all-pairs table."""
+        s = np.asarray(start_labels, dtype=int).reshape(-1, 2)
+        g = np.asarray(goal_labels, dtype=int).reshape(-1, 2)
+        out = np.empty(len(s), dtype=np.int32)
+        for start in {(int(x), int(y)) for x, y in s}:
+            if start not in self._dist:
+                self._dist[start] = gridworld.distance_map(self.layout, start)
+            rows = (s[:, 0] == start[0]) & (s[:, 1] == start[1])
+            out[rows] = self._dist[start][g[rows, 1], g[rows, 0]]
+        return out
 
     def plot_outcomes(
         self,

@@ -1,8 +1,9 @@
 """Several environments stepped together for data collection.
 
-`SerialVecEnv` steps a list of envs in this process (fine when an env step is cheap: grid world,
-Atari). `SubprocVecEnv` runs each env in its own process (worth it when a step is expensive and
-CPU-bound, e.g. software-rendered DM Control pixels). Both expose:
+`SerialVecEnv` steps a list of envs in this process (fine when an env step is cheap or the
+machine has 2 cores). `SubprocVecEnv` runs each env in its own process, stepped in parallel:
+Atari and DM Control use it on machines with more than 2 cores (`use_workers`), so that
+collection scales with the cores that a GPU box has. Both expose:
 
     reset_slots(slots, seeds) -> frames (k, c, H, W) uint8, labels (k, L) float32
     step(actions (n,))        -> frames (n, c, H, W), labels (n, L), ended (n,) bool
@@ -15,6 +16,7 @@ SerialVecEnv from ``task.make_env()``.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,16 +69,34 @@ def _worker(conn, make_env: Callable[[], SuiteEnv]) -> None:
         conn.close()
 
 
-class SubprocVecEnv:
-    """One process per env; `make_env` must be picklable (a module-level function or partial)."""
+MIN_CORES_FOR_WORKERS = 2
+"""Subprocess workers only above this many cores (on 2 cores they measured no gain)."""
 
-    def __init__(self, make_env: Callable[[], SuiteEnv], n: int, start_method: str = "spawn"):
+
+def use_workers(n: int) -> bool:
+    """Whether n envs should run in subprocesses on this machine."""
+    return n > 1 and (os.cpu_count() or 1) > MIN_CORES_FOR_WORKERS
+
+
+class SubprocVecEnv:
+    """One process per env. make_env: one picklable factory for all envs (a module-level
+    function or a partial) or a sequence of n factories (e.g. one seed each)."""
+
+    def __init__(
+        self,
+        make_env: Callable[[], SuiteEnv] | Sequence[Callable[[], SuiteEnv]],
+        n: int,
+        start_method: str = "spawn",
+    ):
         ctx = mp.get_context(start_method)
+        makers = list(make_env) if isinstance(make_env, Sequence) else [make_env] * n
+        if len(makers) != n:
+            raise ValueError(f"{len(makers)} env factories for n={n} envs")
         self.n = n
         self.conns, self.procs = [], []
-        for _ in range(n):
+        for make_one in makers:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, make_env), daemon=True)
+            proc = ctx.Process(target=_worker, args=(child, make_one), daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)

@@ -20,10 +20,11 @@ dicts) and writes it as CSV next to a PNG drawn from that CSV.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 from collections.abc import Callable
 from typing import Any
+
+from glamor_mini.cli import ArgumentParser
 
 EXPERIMENTS: dict[str, tuple[str, str | None]] = {
     "planning-compute": ("glamor_mini.experiments.planning_compute", None),
@@ -54,7 +55,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
     [--figures DIR]``."""
     from glamor_mini.experiments.common import FIGURES, RUNS_ROOT, SCALES
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m glamor_mini.run sweep",
         description="Run one of the paper's experiments: train its missing runs (one directory "
         "each; finished runs are reused), evaluate, write the CSV table and the PNG figure.",
@@ -65,7 +66,19 @@ def sweep_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2)")
     p.add_argument("--root", default=str(RUNS_ROOT), help=f"runs root (default {RUNS_ROOT})")
     p.add_argument("--figures", default=str(FIGURES), help=f"CSV/PNG folder (default {FIGURES})")
+    p.add_argument(
+        "--executor",
+        default="ray",
+        help="'ray' (default: runs in parallel on an embedded local Ray, or the cluster at "
+        "--address) or 'serial' (one after another in this process)",
+    )
+    p.add_argument("--address", default=None, help="join a Ray cluster: auto or HOST:PORT")
     args = p.parse_args(argv)
+    if args.executor not in ("ray", "serial"):
+        p.error(f"--executor {args.executor!r} is not accepted; choose ray or serial")
+    from glamor_mini.experiments.executor import DEFAULTS
+
+    DEFAULTS.update(backend=args.executor, address=args.address)  # for this experiment's sweeps
     if args.experiment not in EXPERIMENTS:
         p.error(f"unknown experiment {args.experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
     if args.scale not in SCALES:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from glamor_mini.config import Config, ConfigError, make_config
+from glamor_mini.config import Config, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
 from glamor_mini.rundir import CheckpointError, read_checkpoint
@@ -69,15 +69,23 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def run_sweep(
-    specs: Sequence[RunSpec], root: str | Path, progress: bool = True, dry_run: bool = False
+    specs: Sequence[RunSpec],
+    root: str | Path,
+    progress: bool = True,
+    dry_run: bool = False,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> list[Path]:
     """Train every unfinished run of `specs` into ``root/<name>``; return the run directories.
 
     Finished runs (eval.json present) are skipped, runs with a checkpoint resume, the rest start.
     `dry_run` only reports what would be done. A table of the sweep is written to
-    ``root/sweep.csv`` (name, setting, seed, status before this call).
+    ``root/sweep.csv`` (name, setting, seed, status before this call). The runs go through the
+    experiments' executor (executor.py): `executor` 'ray' runs them in parallel, 'serial' one
+    after another in this process; None uses executor.DEFAULTS (serial, unless `run sweep
+    --executor` chose).
     """
-    from glamor_mini.train import train
+    from glamor_mini.experiments.executor import Job, execute
 
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -99,8 +107,14 @@ def run_sweep(
     if not dry_run:
         root.mkdir(parents=True, exist_ok=True)
         write_csv(rows, root / "sweep.csv")
-        for spec, d in tqdm(todo, desc=f"sweep {root.name}", disable=not progress or not todo):
-            train(spec.cfg, d)
+        jobs = [Job(s.name, s.cfg, labels={"run": s.name}) for s, _ in todo]
+        reports = execute(jobs, root, backend=executor, address=address, progress=progress)
+        failed = [r for r in reports if r.status == "failed"]
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} run(s) of the sweep failed: "
+                + "; ".join(f"{r.run_dir}: {r.error}" for r in failed)
+            )
     return dirs
 
 
@@ -127,8 +141,14 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     try:
         state = read_checkpoint(path)  # weights_only=True: a checkpoint never runs code
         cfg = Config.from_dict(state["config"])
-    except (KeyError, TypeError, ConfigError, CheckpointError) as err:
+    except CheckpointError as err:  # already one clear line (crafted, corrupt, ...)
         raise ValueError(f"{path} is not a readable glamor-mini checkpoint: {err}") from None
+    except Exception as err:  # corrupt, truncated, foreign: one line, not a 40-line traceback
+        why = (str(err).strip().splitlines() or [""])[0][:200]
+        raise ValueError(
+            f"{path} is not a readable glamor-mini checkpoint ({type(err).__name__}: {why}); "
+            "retrain the run or restore the file"
+        ) from None
     if cfg.algo != "glamor":
         raise ValueError(
             f"{run_dir} holds a {cfg.algo!r} run; load_run rebuilds GLAMOR models only"

@@ -6,13 +6,19 @@
     agent acts until T and is judged at T.
   * naive_end: the agent keeps taking shortest-path plans (END never wins) and is judged at T.
 
-The paper used cartpole. On the grid world we train the model with the optional fifth 'stay'
-action (Config.allow_stay): without it the grid is bipartite, so a goal at distance d can only be
-occupied at t = T when T - d is even, and half of the goals would be impossible at exactly T for
-any planner. With 'stay' every goal can be reached at exactly T, and the comparison measures the
-planners, not the parity of the grid.
+The paper used cartpole; here the plain 7x7 grid world (4 moves, no 'stay'), T = 10. Timing is
+possible there: a move into a wall leaves the agent in place, so every cell can be occupied at
+exactly t = T (`exactly_at_t_reachable`, computed from the env's own transitions). But it takes
+planning: a naive agent that walks the shortest path arrives at t = d and must keep moving, so it
+is back on the goal at T only when T - d is even, or when it happens to bump into a wall; plan_end
+asks the model for a plan of exactly T - t actions (a detour or a wall bump). Hence the paper's
+ordering early > plan_end > naive_end.
 
-    rows = run(scale="full")      # trains (or reuses) the model, writes the CSV and the PNG
+The optional 'stay' action (Config.allow_stay) erases the difference: with it the shortest plan
+back to a goal one stands on is [stay], so naive_end amounts to waiting on the goal. At full scale
+`run` also trains a 'stay' model and writes termination_stay.csv: the second row of the figure.
+
+    rows = run(scale="full")      # trains (or reuses) the models, writes the CSVs and the PNG
 """
 
 from __future__ import annotations
@@ -40,29 +46,47 @@ from glamor_mini.experiments.common import (
 NAME = "termination"
 TERMINATIONS = ("early", "plan_end", "naive_end")
 SCALES: dict[str, dict[str, Any]] = {
-    # the gridworld preset with 'stay', stopped at 20k agent steps (CPU budget; see the README)
-    "full": dict(train=dict(allow_stay=True, total_steps=20_000), episodes=20),
-    # the same run stopped at 10k agent steps: the notebook's CI budget
-    "small": dict(train=dict(allow_stay=True, total_steps=10_000, eval_every=0), episodes=4),
+    # the gridworld preset as it is (plain grid, no 'stay'); 20 episodes per goal and strategy
+    "full": dict(train=dict(), episodes=20),
+    # the notebook's CI budget: 12k agent steps with epsilon decayed over the first 6k
+    "small": dict(
+        train=dict(total_steps=12_000, eps_steps=6_000, learning_starts=2_000, eval_every=0),
+        episodes=4,
+    ),
 }
+STAY_TRAIN: dict[str, Any] = dict(allow_stay=True, total_steps=20_000)
+"""The second panel's model (full scale only): the gridworld preset with 'stay', 20k steps."""
 
 
-def model_spec(scale: str = "full", seed: int = 0) -> RunSpec:
-    cfg = base_config(seed=seed, **SCALES[check_scale(scale)]["train"])
-    return RunSpec(f"grid7-stay-{scale}-seed{seed}", cfg, "gridworld 7x7 + stay")
+def model_spec(scale: str = "full", seed: int = 0, stay: bool = False) -> RunSpec:
+    """The model of one panel: the plain grid (default) or, with stay=True, the 'stay' grid."""
+    train = STAY_TRAIN if stay else SCALES[check_scale(scale)]["train"]
+    cfg = base_config(seed=seed, **train)
+    name = f"grid7-stay-{scale}-seed{seed}" if stay else f"grid7-plain-{scale}-seed{seed}"
+    return RunSpec(name, cfg, "gridworld 7x7 + stay" if stay else "gridworld 7x7")
 
 
 def exactly_at_t_reachable(task, horizon: int | None = None) -> float:
-    """Fraction of the goal cells that *some* action sequence occupies at exactly t = T from the
-    start (parity argument: without 'stay' T - d must be even; with 'stay' d <= T suffices)."""
+    """Fraction of the goal cells that *some* action sequence of exactly T actions leads to from
+    the start: the set of occupiable cells is pushed through the env's own step function T times
+    (a move into a wall leaves the agent in place, so no parity argument applies)."""
+    import gridworld
+
     T = task.horizon if horizon is None else horizon
-    goals = task.eval_goals(0)
-    start = np.repeat(np.array([task.layout.start], dtype=np.float32), len(goals), axis=0)
-    d = task.optimal_steps(start, goals.labels)
-    ok = (d >= 0) & (d <= T)
-    if not getattr(task, "allow_stay", False):
-        ok &= (T - d) % 2 == 0
-    return float(ok.mean())
+    env = gridworld.GridWorldEnv(task.layout, allow_stay=task.allow_stay)
+    succ: dict[tuple[int, int], set[tuple[int, int]]] = {}
+    for cell in map(tuple, task.cells):
+        nxt = set()
+        for a in range(task.n_actions):
+            env.reset(options={"start": cell})
+            info = env.step(a)[4]
+            nxt.add((info["x"], info["y"]))
+        succ[cell] = nxt
+    now = {tuple(task.layout.start)}
+    for _ in range(T):
+        now = set().union(*(succ[c] for c in now))
+    goals = {tuple(int(v) for v in g) for g in task.eval_goals(0).labels}
+    return len(goals & now) / len(goals)
 
 
 def evaluate_terminations(
@@ -90,32 +114,71 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") -> Path:
-    """Bars of goal achievement per termination strategy, and the per-goal heatmaps."""
+def by_parity(rows: list[dict[str, Any]], horizon: int = 10) -> list[dict[str, Any]]:
+    """Goal achievement per strategy, split by the parity of T - d (d: the goal's shortest
+    distance from the start). A walker that arrives at t = d and keeps moving is back on the goal
+    at T only when T - d is even (or after a wall bump), so naive_end should fail mostly on the
+    odd goals; plan_end can time its arrival on both."""
+    out = []
+    for t in TERMINATIONS:
+        for parity in ("even", "odd"):
+            sel = [
+                r["achieved"]
+                for r in rows
+                if r["termination"] == t
+                and ((horizon - int(r["shortest"])) % 2 == 0) == (parity == "even")
+            ]
+            if sel:
+                out.append(
+                    {
+                        "termination": t,
+                        "T - d": parity,
+                        "goals": len(sel),
+                        "goal_achievement": float(np.mean(sel)),
+                    }
+                )
+    return out
+
+
+def plot(
+    csv_path: str | Path,
+    png_path: str | Path,
+    layout: str = "empty-7x7",
+    stay_csv: str | Path | None = None,
+) -> Path:
+    """Bars of goal achievement per termination strategy and the per-goal heatmaps; with
+    `stay_csv`, a second row for the model trained with the 'stay' action."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     import gridworld
 
     lay = gridworld.get_layout(layout)
-    rows = read_csv(csv_path)
-    summ = summarize(rows)
-    fig, axes = plt.subplots(1, 1 + len(summ), figsize=(3.2 * (1 + len(summ)), 3.4))
-    names = [s["termination"] for s in summ]
-    vals = [s["goal_achievement"] for s in summ]
-    axes[0].bar(names, vals, color=["tab:green", "tab:blue", "tab:orange"][: len(names)])
-    for i, v in enumerate(vals):
-        axes[0].text(i, v + 0.02, f"{v:.2f}", ha="center")
-    axes[0].set_ylim(0, 1.1)
-    axes[0].set_ylabel("goal achievement")
-    axes[0].set_title("same model, 3 planners")
-    for ax, s in zip(axes[1:], summ, strict=True):
-        grid = np.full(lay.shape, np.nan)
-        for r in rows:
-            if r["termination"] == s["termination"]:
-                grid[r["y"], r["x"]] = r["achieved"]
-        gridworld.plot_value_map(lay, grid, ax=ax, vmin=0, vmax=1, title=s["termination"])
-        ax.plot(*lay.start, marker="*", color="white", markersize=10)
-    fig.suptitle("Termination (paper Fig. 3b) on the 7x7 grid with a 'stay' action")
+    panels = [("plain grid (4 moves)", read_csv(csv_path))]
+    if stay_csv is not None and Path(stay_csv).is_file():
+        panels.append(("with a 'stay' action", read_csv(stay_csv)))
+    ncols = 1 + len(TERMINATIONS)
+    fig, axes = plt.subplots(
+        len(panels), ncols, figsize=(3.2 * ncols, 3.4 * len(panels)), squeeze=False
+    )
+    for row_axes, (title, rows) in zip(axes, panels, strict=True):
+        summ = summarize(rows)
+        names = [s["termination"] for s in summ]
+        vals = [s["goal_achievement"] for s in summ]
+        ax = row_axes[0]
+        ax.bar(names, vals, color=["tab:green", "tab:blue", "tab:orange"][: len(names)])
+        for i, v in enumerate(vals):
+            ax.text(i, v + 0.02, f"{v:.2f}", ha="center")
+        ax.set_ylim(0, 1.1)
+        ax.set_ylabel("goal achievement")
+        ax.set_title(title)
+        for ax, s in zip(row_axes[1:], summ, strict=False):
+            grid = np.full(lay.shape, np.nan)
+            for r in rows:
+                if r["termination"] == s["termination"]:
+                    grid[r["y"], r["x"]] = r["achieved"]
+            gridworld.plot_value_map(lay, grid, ax=ax, vmin=0, vmax=1, title=s["termination"])
+            ax.plot(*lay.start, marker="*", color="white", markersize=10)
+    fig.suptitle("Termination (paper Fig. 3b) on the 7x7 grid, T = 10: one model, 3 planners")
     fig.tight_layout()
     return save_figure(fig, png_path)
 
@@ -127,10 +190,18 @@ def run(
     seeds: tuple[int, ...] | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Train (or reuse) the 'stay' model, evaluate the 3 strategies, write termination.csv/.png."""
+    """Train (or reuse) the plain-grid model, evaluate the 3 strategies, write termination.csv
+    and .png; at full scale also the 'stay' model (termination_stay.csv, the figure's 2nd row)."""
     seed = (seeds or (0,))[0]
-    (run_dir,) = run_sweep([model_spec(scale, seed)], Path(root) / "models", progress)
-    rows = evaluate_terminations(run_dir, SCALES[scale]["episodes"], seed, progress)
+    specs = [model_spec(scale, seed)]
+    if scale == "full":
+        specs.append(model_spec(scale, seed, stay=True))
+    dirs = run_sweep(specs, Path(root) / "models", progress)
+    episodes = SCALES[scale]["episodes"]
+    rows = evaluate_terminations(dirs[0], episodes, seed, progress)
     csv_path = write_csv(rows, Path(figures) / "termination.csv")
-    plot(csv_path, csv_path.with_suffix(".png"))
+    stay_csv = Path(figures) / "termination_stay.csv"
+    if scale == "full":
+        write_csv(evaluate_terminations(dirs[1], episodes, seed, progress), stay_csv)
+    plot(csv_path, csv_path.with_suffix(".png"), stay_csv=stay_csv)
     return rows

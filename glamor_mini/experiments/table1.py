@@ -1,0 +1,506 @@
+"""Table 1 as one command: GLAMOR vs DISCERN vs GCSL over envs x seeds, on Ray (paper §4.5,
+Table 1, Fig. 2, Figs. 9-12).
+
+    python -m glamor_mini.run table1 --suite atari --scale paper              # the paper's grid
+    python -m glamor_mini.run table1 --suite grid --scale cpu --seeds 0 1 2   # a laptop
+    python -m glamor_mini.run table1 --suite atari --aggregate-only            # tables + figures
+
+Every (env, algorithm, seed) is one training job and every (env, seed) one floor job (random and
+stop-at-t=0 policies on the same evaluation goals), each in its own directory under --out:
+
+    OUT/SUITE/ENV/ALGO/seedS/     a run directory (rundir.py): resumable, skipped when finished
+    OUT/SUITE/ENV/floor/seedS/    floor.json
+    OUT/SUITE/table1.{md,csv}     mean ± std over seeds per env x algorithm, floors, the paper's
+    OUT/SUITE/fig2.png            bar chart per env (Fig. 2)
+    OUT/SUITE/curves.png          learning curves, mean ± std over seeds (Figs. 9-10)
+    OUT/SUITE/goals_ENV.png       goal frames above final frames, one seed per env (Figs. 11-12)
+
+Scales: 'paper' = the Fig. 5 / App. A.3 hyperparameters and 500k agent steps (a GPU per ~4 runs);
+'cpu' = the CPU-sized networks and budgets this project measured on a 2-core machine;
+'tiny' = the debug presets (tests; numbers mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glamor_mini.config import ConfigError, make_config, parse_set
+from glamor_mini.experiments.common import save_figure, write_csv
+from glamor_mini.experiments.executor import BACKENDS, Job, execute
+
+SUITES = ("atari", "dmc", "grid", "minigrid")
+SCALES = ("paper", "cpu", "tiny")
+ALGOS = ("glamor", "gcsl", "discern")
+ALGO_NAMES = {"glamor": "GLAMOR", "gcsl": "GCSL", "discern": "DISCERN"}
+
+ENV_FIELD = {"atari": "game", "dmc": "task", "grid": "layout", "minigrid": "env"}
+"""The Config field that names an environment of each suite."""
+
+PAPER_ENVS: dict[str, tuple[str, ...]] = {
+    "atari": (
+        "Bowling",
+        "Boxing",
+        "Breakout",
+        "Frostbite",
+        "MontezumaRevenge",
+        "MsPacman",
+        "Pitfall",
+        "Pong",
+        "PrivateEye",
+        "Qbert",
+        "Riverraid",
+        "Seaquest",
+        "Skiing",
+        "Tennis",
+    ),
+    "dmc": (
+        "ball_in_cup/catch",
+        "cartpole/balance",
+        "finger/spin",
+        "manipulator/bring_ball",
+        "pendulum/swingup",
+        "point_mass/easy",
+        "reacher/hard",
+    ),
+    "grid": ("empty-7x7",),
+    "minigrid": ("MiniGrid-Empty-Centre-9x9-v0",),
+}
+"""Default environments: the paper's 14 games and 7 control tasks; one grid and one MiniGrid."""
+
+# Table 1 of the paper: goal achievement at 500k agent steps, mean (std) over 3 seeds.
+PAPER_TABLE1: dict[str, dict[str, tuple[float, float, float]]] = {
+    # env: (GLAMOR, DISCERN, GCSL) means
+    "atari": {
+        "Bowling": (0.14, 0.11, 0.21),
+        "Boxing": (0.06, 0.01, 0.01),
+        "Breakout": (0.12, 0.02, 0.04),
+        "Frostbite": (0.35, 0.04, 0.20),
+        "MontezumaRevenge": (0.13, 0.03, 0.30),
+        "MsPacman": (0.28, 0.04, 0.30),
+        "Pitfall": (0.40, 0.07, 0.26),
+        "Pong": (0.44, 0.21, 0.28),
+        "PrivateEye": (0.26, 0.04, 0.16),
+        "Qbert": (0.83, 0.26, 0.56),
+        "Riverraid": (0.80, 0.27, 0.79),
+        "Seaquest": (0.57, 0.04, 0.48),
+        "Skiing": (0.30, 0.02, 0.38),
+        "Tennis": (0.10, 0.00, 0.05),
+    },
+    "dmc": {
+        "ball_in_cup/catch": (0.20, 0.01, 0.03),
+        "cartpole/balance": (0.97, 0.01, 0.09),
+        "finger/spin": (0.09, 0.01, 0.03),
+        "manipulator/bring_ball": (0.00, 0.00, 0.00),
+        "pendulum/swingup": (0.83, 0.20, 0.14),
+        "point_mass/easy": (0.76, 0.03, 0.82),
+        "reacher/hard": (0.27, 0.08, 0.07),
+    },
+}
+_PAPER_COL = {"glamor": 0, "discern": 1, "gcsl": 2}
+
+# CPU-sized runs as measured in this project (README: Riverraid, point_mass).
+_CPU_PIXELS = dict(
+    impala_channels="8,16,16",
+    state_size=256,
+    torch_threads=1,
+    eval_episodes=3,
+    log_every=1000,
+)
+SCALE_PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    "paper": {
+        "atari": ("atari", {}),
+        "dmc": ("dmc", {}),
+        "grid": ("gridworld", {}),
+        "minigrid": ("minigrid", {}),
+    },
+    "cpu": {
+        "atari": (
+            "atari",
+            dict(
+                _CPU_PIXELS,
+                batch_size=64,
+                total_steps=60_000,
+                learning_starts=4_000,
+                eps_steps=12_000,
+                buffer_size=30_000,
+                eval_every=10_000,
+                checkpoint_every=4_000,
+            ),
+        ),
+        "dmc": (
+            "dmc",
+            dict(
+                _CPU_PIXELS,
+                shadows=False,
+                batch_size=32,
+                replay_ratio=2.0,
+                total_steps=30_000,
+                learning_starts=3_000,
+                eps_steps=10_000,
+                n_envs=4,
+                buffer_size=20_000,
+                eval_every=5_000,
+                checkpoint_every=2_500,
+            ),
+        ),
+        "grid": ("gridworld", {"torch_threads": 1}),
+        "minigrid": ("minigrid", {"torch_threads": 1}),
+    },
+    "tiny": {
+        "atari": ("atari-debug", {}),
+        "dmc": ("dmc-debug", {}),
+        "grid": ("debug", {}),
+        "minigrid": ("minigrid-debug", {}),
+    },
+}
+"""scale -> suite -> (preset, overrides)."""
+
+
+def slug(env: str) -> str:
+    return env.replace("/", "-")
+
+
+def build_jobs(
+    suite: str,
+    envs: list[str],
+    algos: list[str],
+    seeds: list[int],
+    scale: str,
+    overrides: dict[str, Any] | None = None,
+    gpus_per_run: float = 0.0,
+) -> list[Job]:
+    """The training jobs (env x algo x seed) and floor jobs (env x seed) of one table."""
+    if suite not in SUITES:
+        raise ConfigError(f"--suite {suite!r} is not accepted; choose one of {SUITES}")
+    if scale not in SCALES:
+        raise ConfigError(f"--scale {scale!r} is not accepted; choose one of {SCALES}")
+    bad = [a for a in algos if a not in ALGOS]
+    if bad:
+        raise ConfigError(f"--algos {bad} not accepted; choose from {ALGOS}")
+    preset, base = SCALE_PRESETS[scale][suite]
+    jobs = []
+    for env in envs:
+        for seed in seeds:
+            common = {**base, ENV_FIELD[suite]: env, "seed": seed, **(overrides or {})}
+            labels = {"suite": suite, "env": env, "seed": f"seed {seed}"}
+            floor_cfg = make_config(preset, **common)
+            jobs.append(
+                Job(f"{suite}/{slug(env)}/floor/seed{seed}", floor_cfg, "floor", 1.0, 0.0, labels)
+            )
+            for algo in algos:
+                cfg = make_config(preset, **{**common, "algo": algo})
+                jobs.append(
+                    Job(
+                        f"{suite}/{slug(env)}/{algo}/seed{seed}",
+                        cfg,
+                        "train",
+                        num_cpus=1.0,
+                        num_gpus=gpus_per_run,
+                        labels={**labels, "algo": ALGO_NAMES[algo]},
+                    )
+                )
+    return jobs
+
+
+# ---------------------------------------------------------------------------------- aggregation
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    if not xs:
+        return math.nan, math.nan
+    a = np.asarray(xs, dtype=float)
+    return float(a.mean()), float(a.std())  # population std (ddof = 0) over seeds
+
+
+def aggregate_rows(
+    root: str | Path, suite: str, envs: list[str], algos: list[str], seeds: list[int]
+) -> list[dict[str, Any]]:
+    """One row per env x algorithm: mean and std over seeds of the final goal achievement,
+    the seeds found and missing (never silently dropped), the floors, the paper's number."""
+    root = Path(root)
+    rows = []
+    for env in envs:
+        floors: dict[str, list[float]] = {"random": [], "stop": []}
+        for s in seeds:
+            p = root / suite / slug(env) / "floor" / f"seed{s}" / "floor.json"
+            if p.is_file():
+                d = json.loads(p.read_text())
+                for k in floors:
+                    floors[k].append(float(d[k]))
+        for algo in algos:
+            vals, missing = [], []
+            for s in seeds:
+                p = root / suite / slug(env) / algo / f"seed{s}" / "eval.json"
+                if p.is_file():
+                    vals.append(float(json.loads(p.read_text())["goal_achievement"]))
+                else:
+                    missing.append(s)
+            mean, std = _mean_std(vals)
+            paper = PAPER_TABLE1.get(suite, {}).get(env)
+            rows.append(
+                {
+                    "env": env,
+                    "algo": ALGO_NAMES[algo],
+                    "mean": mean,
+                    "std": std,
+                    "n_seeds": len(vals),
+                    "missing_seeds": " ".join(map(str, missing)),
+                    "random_floor": _mean_std(floors["random"])[0],
+                    "stop_floor": _mean_std(floors["stop"])[0],
+                    "paper": paper[_PAPER_COL[algo]] if paper else math.nan,
+                }
+            )
+    return rows
+
+
+def _fmt(x: float) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
+
+
+def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
+    """Table 1: one line per env, a column per algorithm (mean ± std (n) / paper), floors."""
+    names = [ALGO_NAMES[a] for a in algos]
+    head = "| env | " + " | ".join(f"{n} (paper)" for n in names) + " | random | stop |"
+    lines = [head, "|---" * (len(names) + 3) + "|"]
+    envs = list(dict.fromkeys(r["env"] for r in rows))
+    for env in envs:
+        cells = []
+        for n in names:
+            r = next(r for r in rows if r["env"] == env and r["algo"] == n)
+            miss = f", missing {r['missing_seeds']}" if r["missing_seeds"] else ""
+            cells.append(
+                f"{_fmt(r['mean'])} ± {_fmt(r['std'])} (n={r['n_seeds']}{miss}) "
+                f"({_fmt(r['paper'])})"
+            )
+        any_row = next(r for r in rows if r["env"] == env)
+        lines.append(
+            f"| {env} | " + " | ".join(cells) + f" | {_fmt(any_row['random_floor'])} | "
+            f"{_fmt(any_row['stop_floor'])} |"
+        )
+    means = []
+    for n in names:
+        xs = [r["mean"] for r in rows if r["algo"] == n and not math.isnan(r["mean"])]
+        ps = [r["paper"] for r in rows if r["algo"] == n and not math.isnan(r["paper"])]
+        means.append(
+            f"{_fmt(float(np.mean(xs)) if xs else math.nan)} "
+            f"({_fmt(float(np.mean(ps)) if ps else math.nan)})"
+        )
+    lines.append("| **mean** | " + " | ".join(means) + " | | |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: str) -> Path:
+    """Fig. 2: goal achievement per env, one bar per algorithm (mean ± std), paper as ticks."""
+    import matplotlib.pyplot as plt
+
+    envs = list(dict.fromkeys(r["env"] for r in rows))
+    names = [ALGO_NAMES[a] for a in algos]
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(envs) + 2), 3.6))
+    x = np.arange(len(envs))
+    for i, n in enumerate(names):
+        rs = [next(r for r in rows if r["env"] == e and r["algo"] == n) for e in envs]
+        m = np.array([r["mean"] for r in rs])
+        s = np.array([r["std"] for r in rs])
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, np.nan_to_num(m), width, yerr=np.nan_to_num(s), capsize=2, label=n)
+        paper = np.array([r["paper"] for r in rs])
+        ok = ~np.isnan(paper)
+        if ok.any():
+            ax.scatter(pos[ok], paper[ok], marker="_", s=120, color="black", zorder=3)
+    floor = [next(r for r in rows if r["env"] == e)["random_floor"] for e in envs]
+    ax.scatter(x, floor, marker="x", color="grey", zorder=3, label="random floor")
+    ax.scatter([], [], marker="_", color="black", label="paper (500k steps)")
+    ax.set_xticks(x, [e.split("/")[0] for e in envs], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("goal achievement")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return save_figure(fig, png)
+
+
+def curve_table(
+    root: Path, suite: str, envs: list[str], algos: list[str], seeds: list[int]
+) -> list[dict[str, Any]]:
+    """Tidy evaluation rows from every run's progress.csv (env, algo, seed, step, achievement)."""
+    rows = []
+    for env in envs:
+        for algo in algos:
+            for s in seeds:
+                p = root / suite / slug(env) / algo / f"seed{s}" / "progress.csv"
+                if not p.is_file():
+                    continue
+                with p.open() as fh:
+                    for r in csv.DictReader(fh):
+                        if r.get("eval_goal_achievement"):
+                            rows.append(
+                                {
+                                    "env": env,
+                                    "algo": ALGO_NAMES[algo],
+                                    "seed": s,
+                                    "agent_steps": int(float(r["agent_steps"])),
+                                    "goal_achievement": float(r["eval_goal_achievement"]),
+                                }
+                            )
+    return rows
+
+
+def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, float]) -> Path:
+    """Figs. 9-10: one panel per env, mean ± std over seeds per algorithm."""
+    import matplotlib.pyplot as plt
+
+    envs = list(dict.fromkeys(r["env"] for r in rows))
+    cols = min(4, max(1, len(envs)))
+    nrows = math.ceil(len(envs) / cols) if envs else 1
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
+    for ax, env in zip(axes.flat, envs, strict=False):
+        for algo in dict.fromkeys(r["algo"] for r in rows if r["env"] == env):
+            pts: dict[int, list[float]] = {}
+            for r in rows:
+                if r["env"] == env and r["algo"] == algo:
+                    pts.setdefault(r["agent_steps"], []).append(r["goal_achievement"])
+            xs = np.array(sorted(pts))
+            m = np.array([np.mean(pts[x]) for x in xs])
+            s = np.array([np.std(pts[x]) for x in xs])
+            ax.plot(xs, m, marker="o", markersize=2, label=algo)
+            ax.fill_between(xs, m - s, m + s, alpha=0.2)
+        if not math.isnan(floors.get(env, math.nan)):
+            ax.axhline(floors[env], ls="--", color="grey", lw=1, label="random")
+        ax.set_title(env, fontsize=9)
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(envs) :]:
+        ax.axis("off")
+    if envs:
+        axes.flat[0].legend(fontsize=7)
+    fig.supxlabel("agent steps", fontsize=9)
+    fig.supylabel("goal achievement (mean ± std over seeds)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, png)
+
+
+def aggregate(
+    root: str | Path, suite: str, envs: list[str], algos: list[str], seeds: list[int]
+) -> dict[str, Path]:
+    """Write table1.md / .csv, fig2.png, curves.png and goals_ENV.png under root/suite."""
+    root = Path(root)
+    out = root / suite
+    out.mkdir(parents=True, exist_ok=True)
+    rows = aggregate_rows(root, suite, envs, algos, seeds)
+    paths = {"csv": write_csv(rows, out / "table1.csv")}
+    md = out / "table1.md"
+    md.write_text(markdown_table(rows, algos))
+    paths["md"] = md
+    paths["fig2"] = plot_bars(rows, algos, out / "fig2.png", f"goal achievement ({suite})")
+    curves = curve_table(root, suite, envs, algos, seeds)
+    if curves:
+        floors = {r["env"]: r["random_floor"] for r in rows}
+        paths["curves"] = plot_curves_grid(curves, out / "curves.png", floors)
+        write_csv(curves, out / "curves.csv")
+    for env in envs:  # Figs. 11-12: the first finished GLAMOR seed's goal/final-frame grid
+        for s in seeds:
+            src = root / suite / slug(env) / algos[0] / f"seed{s}" / "eval.png"
+            if src.is_file():
+                dst = out / f"goals_{slug(env)}.png"
+                shutil.copyfile(src, dst)
+                paths[f"goals_{slug(env)}"] = dst
+                break
+    return paths
+
+
+# ---------------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m glamor_mini.run table1",
+        description="Table 1 (GLAMOR vs DISCERN vs GCSL), Fig. 2 and Figs. 9-12 as one "
+        "resumable command on Ray. Rerun the same command to complete missing runs.",
+        allow_abbrev=False,
+    )
+    p.add_argument("--suite", default="atari", help=f"one of {SUITES} (default atari)")
+    p.add_argument("--envs", nargs="+", default=None, help="default: the paper's list")
+    p.add_argument("--algos", nargs="+", default=list(ALGOS), help=f"from {ALGOS}")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--scale", default="cpu", help=f"one of {SCALES} (default cpu)")
+    p.add_argument("--out", default="runs/table1", help="root of the run directories")
+    p.add_argument("--executor", default="ray", help=f"one of {BACKENDS} (default ray)")
+    p.add_argument("--address", default=None, help="join a Ray cluster: auto or HOST:PORT")
+    p.add_argument(
+        "--gpus_per_run",
+        type=float,
+        default=None,
+        help="GPU share per training run "
+        "(default: 0.25 at --scale paper when a GPU is visible, else 0)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a Config field for every run (repeatable)",
+    )
+    p.add_argument("--aggregate-only", action="store_true", help="only write tables/figures")
+    p.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    args = p.parse_args(argv)
+    try:
+        envs = args.envs or list(PAPER_ENVS.get(args.suite, ()))
+        overrides = parse_set(args.set)
+        if args.executor not in BACKENDS:
+            raise ConfigError(f"--executor {args.executor!r}; choose one of {BACKENDS}")
+        gpus = args.gpus_per_run
+        if gpus is None:
+            gpus = 0.0
+            if args.scale == "paper":
+                import torch
+
+                gpus = 0.25 if torch.cuda.is_available() else 0.0
+        jobs = build_jobs(args.suite, envs, args.algos, args.seeds, args.scale, overrides, gpus)
+    except (ConfigError, ValueError) as err:
+        print(f"error: {err} (see --help)", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        for j in jobs:
+            print(j.kind, j.name)
+        return 0
+    if not args.aggregate_only:
+        try:
+            reports = execute(jobs, args.out, backend=args.executor, address=args.address)
+        except KeyboardInterrupt:
+            return 130
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        failed = [r for r in reports if r.status == "failed"]
+        for r in failed:
+            print(f"failed: {r.run_dir}: {r.error}", file=sys.stderr)
+    else:
+        failed = []
+    paths = aggregate(args.out, args.suite, envs, args.algos, args.seeds)
+    print((Path(args.out) / args.suite / "table1.md").read_text())
+    print("written: " + ", ".join(str(v) for v in paths.values()))
+    return 1 if failed else 0
+
+
+__all__ = [
+    "ALGOS",
+    "PAPER_ENVS",
+    "PAPER_TABLE1",
+    "SCALE_PRESETS",
+    "aggregate",
+    "aggregate_rows",
+    "build_jobs",
+    "main",
+    "markdown_table",
+]
