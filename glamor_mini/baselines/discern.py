@@ -288,20 +288,23 @@ class DiscernAgent(Agent):
     # -------------------------------------------------------------- sampling
     def sample(self, replay: ReplayBuffer, batch_size: int) -> DiscernBatch:
         """n-step transitions, uniform over every stored step (vectorised, on self.device)."""
-        g = self.generators["discern"]
+        g = self.generators["discern"]  # CPU; draws move to the replay's device
         pos = replay.sample_positions(batch_size, with_action=True)  # (B,) absolute
+        dev = pos.device
         left = replay.steps_to_end(pos)  # >= 1
         m = left.clamp(max=self.n_step)
         nxt = pos + m
         final_pos = pos + left
         goal_idx = replay.goal_at(pos)
-        relabel = (torch.rand(batch_size, generator=g) < self.relabel) | (goal_idx < 0)
+        coin = (torch.rand(batch_size, generator=g) < self.relabel).to(dev)
+        relabel = coin | (goal_idx < 0)
         goal_idx = torch.where(relabel, torch.full_like(goal_idx, -1), goal_idx)
         final = replay.frame_at(final_pos)
-        commanded = self.goal_frames[goal_idx.clamp(min=0)]
+        goal_frames = self._goal_frames(dev)
+        commanded = goal_frames[goal_idx.clamp(min=0)]
         goal = torch.where(relabel.view(-1, 1, 1, 1), final, commanded)
-        decoy_idx = torch.randint(len(self.goal_frames), (self.k_decoys,), generator=g)
-        decoys = self.goal_frames[decoy_idx]
+        decoy_idx = torch.randint(len(goal_frames), (self.k_decoys,), generator=g).to(dev)
+        decoys = goal_frames[decoy_idx]
         batch = DiscernBatch(
             obs=replay.stack_at(pos),
             action=replay.action_at(pos),
@@ -317,6 +320,12 @@ class DiscernAgent(Agent):
             decoy_is_goal=_fingerprint(goal).view(-1, 1) == _fingerprint(decoys).view(1, -1),
         )
         return batch.to(self.device, non_blocking=True)
+
+    def _goal_frames(self, device: torch.device) -> Tensor:
+        """The goal set's frames (G, c, H, W) uint8 on `device` (the replay's), copied once."""
+        if self.goal_frames.device != device:
+            self.goal_frames = self.goal_frames.to(device)
+        return self.goal_frames
 
     # -------------------------------------------------------------- reward model
     def embed(self, frames: Tensor) -> Tensor:
@@ -373,7 +382,9 @@ class DiscernAgent(Agent):
         q = q_all.float().gather(1, batch.action.view(-1, 1)).squeeze(1)
         q_loss = F.smooth_l1_loss(q, y)
         total = q_loss + xi_loss
-        if not torch.isfinite(total.detach()).item():
+        # like Agent.step_optimizer: checked here on CPU only (on a GPU the trainer checks the
+        # logged losses once per log interval, without a sync per update)
+        if total.device.type == "cpu" and not torch.isfinite(total.detach()).item():
             raise NonFiniteLossError(
                 f"{self.name}: the loss became {total.item()} (q {q_loss.item()}, xi "
                 f"{xi_loss.item()}) — check lr and the discern_* settings"
@@ -407,7 +418,7 @@ def _fingerprint(frames: Tensor) -> Tensor:
     flat = frames.reshape(len(frames), -1).long()
     gen = torch.Generator().manual_seed(12345)
     w = torch.randint(1 << 20, (flat.shape[1],), generator=gen, dtype=torch.long)
-    return (flat * w).sum(dim=1)
+    return (flat * w.to(flat.device)).sum(dim=1)
 
 
 __all__ = [
