@@ -38,6 +38,25 @@ class Config:
     """Algorithm: 'glamor' (this paper) or a Table 1 baseline: 'gcsl' (§3.6), 'discern' (§4.3)."""
     gcsl_act: str = "greedy"
     """GCSL only: 'greedy' (argmax, as Ghosh et al. act) or 'sample' (draw from pi, App. A.1)."""
+    discern_n_step: int = 3
+    """DISCERN only: n of the n-step double-DQN targets (Rainbow's 3); no bootstrap past T."""
+    discern_gamma: float = 0.99
+    """DISCERN only: the Q-learning discount (the planner's `gamma` is a different quantity)."""
+    discern_decoys: int = 31
+    """DISCERN only: K, decoy goals from the goal set in the reward model's (K+1)-way softmax."""
+    discern_beta: float = 0.0
+    """DISCERN only: inverse temperature beta of the softmax over cosines; 0 means K + 1."""
+    discern_relabel: float = 0.5
+    """DISCERN only: share of sampled transitions whose goal becomes their final frame (HER)."""
+    discern_target_period: int = 500
+    """DISCERN only: gradient updates between copies of the Q-network into the target network."""
+    discern_xi_hindsight: bool = True
+    """DISCERN only: xi also learns from relabelled pairs (final frame as goal); False = only
+    the commanded goals (on data from a random policy xi then collapses to a constant)."""
+    discern_dueling: bool = True
+    """DISCERN only: dueling Q head V(s) + A(s, a) - mean A (Rainbow); False = a linear head."""
+    discern_embed_size: int = 64
+    """DISCERN only: size of the L2-normalised goal-achievement embedding xi."""
     suite: str = "gridworld"
     """Environment suite: 'gridworld', 'die', 'minigrid', 'atari', 'dmc' (see glamor_mini.envs)."""
     env: str = "MiniGrid-Empty-8x8-v0"
@@ -227,6 +246,13 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"gamma={self.gamma} must be in (0, 1]")
+        for name in ("discern_n_step", "discern_decoys", "discern_target_period"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.discern_embed_size < 1 or self.discern_beta < 0:
+            raise ConfigError("discern_embed_size must be >= 1 and discern_beta >= 0")
+        if not (0.0 < self.discern_gamma <= 1.0 and 0.0 <= self.discern_relabel <= 1.0):
+            raise ConfigError("discern_gamma must be in (0, 1] and discern_relabel in [0, 1]")
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be > 0")
         for name in ("eps_start", "eps_final"):

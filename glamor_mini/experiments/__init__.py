@@ -15,6 +15,7 @@ dicts) and writes it as CSV next to a PNG drawn from that CSV.
 | collection        | Fig. 6     | experiments/ablations.py          |
 | random-data       | Fig. 7     | experiments/ablations.py          |
 | test-planning     | Fig. 8     | experiments/ablations.py          |
+| baselines         | Table 1    | experiments/baselines.py          |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ EXPERIMENTS: dict[str, tuple[str, str | None]] = {
     "collection": ("glamor_mini.experiments.ablations", "collection"),
     "random-data": ("glamor_mini.experiments.ablations", "random-data"),
     "test-planning": ("glamor_mini.experiments.ablations", "test-planning"),
+    "baselines": ("glamor_mini.experiments.baselines", None),
 }
 """Experiment name -> (module whose `run` draws it, first argument of `run` or None)."""
 
