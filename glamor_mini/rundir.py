@@ -128,10 +128,22 @@ def provenance(cfg: Any, train_goals: Any, eval_goals: Any) -> dict[str, str]:
     return out
 
 
-def config_diff(old: dict, new: dict, resumable: set[str] = RESUMABLE_FIELDS) -> list[str]:
-    """'field: old -> new' for every field that differs and may not change on resume."""
+def config_diff(
+    old: dict,
+    new: dict,
+    resumable: set[str] = RESUMABLE_FIELDS,
+    defaults: dict | None = None,
+) -> list[str]:
+    """'field: old -> new' for every field that differs and may not change on resume. A field
+    the old config does not have (written by an older version) counts as its default."""
+    defaults = defaults or {}
     keys = sorted((set(old) | set(new)) - resumable)
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    out = []
+    for k in keys:
+        before = old.get(k, defaults.get(k))
+        if before != new.get(k):
+            out.append(f"{k}: {before!r} -> {new.get(k)!r}")
+    return out
 
 
 # ---------------------------------------------------------------------------------- the directory
@@ -173,8 +185,11 @@ class RunDir:
             return None
         return read_checkpoint(self.ckpt)
 
-    def check_same_experiment(self, cfg_dict: dict, prov: dict, state: dict | None) -> None:
-        """Raise RunDirError unless config.json, the checkpoint's config and provenance match."""
+    def check_same_experiment(
+        self, cfg_dict: dict, prov: dict, state: dict | None, defaults: dict | None = None
+    ) -> None:
+        """Raise RunDirError unless config.json, the checkpoint's config and provenance match.
+        `defaults`: the Config defaults, for fields an older version did not write."""
         problems: list[str] = []
         if self.config_json.exists():
             try:
@@ -184,11 +199,11 @@ class RunDir:
                     f"{self.config_json} is not valid JSON ({err}); choose another --out or "
                     "repair it"
                 ) from err
-            problems += config_diff(old, cfg_dict)
+            problems += config_diff(old, cfg_dict, defaults=defaults)
         if state is not None:
             problems += [
                 f"{p} (in ckpt.pt)"
-                for p in config_diff(state.get("config", {}), cfg_dict)
+                for p in config_diff(state.get("config", {}), cfg_dict, defaults=defaults)
                 if p not in problems
             ]
             old_prov = state.get("provenance", {})

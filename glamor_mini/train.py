@@ -128,7 +128,9 @@ class Trainer:
         # --- the run directory: check everything before writing anything
         self.provenance = provenance(cfg, self.train_goals, self.eval_goals)
         state = self.rundir.load_checkpoint()
-        self.rundir.check_same_experiment(cfg.to_dict(), self.provenance, state)
+        self.rundir.check_same_experiment(
+            cfg.to_dict(), self.provenance, state, defaults=Config().to_dict()
+        )
         self.finished = self.rundir.finished_eval(state, cfg.total_steps)
         if state is not None:
             self.load_state(state)
