@@ -272,3 +272,14 @@ def test_a_non_finite_loss_stops_training_with_a_clear_error():
     w = next(agent.model.parameters())
     with pytest.raises(NonFiniteLossError, match="loss became nan"):
         agent.step_optimizer(w.sum() * float("nan"), agent.optimizer, agent.model.parameters())
+
+
+def test_a_run_dir_from_an_older_version_without_a_new_field_resumes(tmp_path):
+    out = tmp_path / "run"
+    train(make_config("debug", total_steps=400), out)
+    cfg_json = json.loads((out / "config.json").read_text())
+    del cfg_json["discern_beta"]  # as written before that field existed
+    (out / "config.json").write_text(json.dumps(cfg_json))
+    assert train(make_config("debug", total_steps=800), out).agent_steps == 800
+    with pytest.raises(RunDirError, match="discern_beta: 0.0 -> 1.0"):  # not its default: refused
+        train(make_config("debug", total_steps=1200, discern_beta=1.0), out)
