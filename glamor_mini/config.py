@@ -52,7 +52,8 @@ class Config:
     die_loaded: str = "1"
     """Die: loaded die's P(face 1), P(face 2), ..., comma-separated; the rest is spread evenly."""
     horizon: int = 50
-    """T: agent steps per episode; plans after t steps are at most T - t actions long (§4.4)."""
+    """T: agent steps per episode; plans after t steps are at most T - t actions long (§4.4).
+    Grid world: 0 derives T from the layout (farthest cell from the start + 4), printed."""
     seed: int = 0
     """Seed for every random number generator of the run (model init, envs, replay, planner)."""
     device: str = "auto"
@@ -186,7 +187,12 @@ class Config:
         )
         for name in positive:
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+                hint = (
+                    " (horizon 0, 'derive from the grid layout', is resolved by make_config)"
+                    if name == "horizon" and self.suite == "gridworld"
+                    else ""
+                )
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1{hint}")
         nonneg = (
             "collect_n_candidates",
             "eps_steps",
@@ -319,7 +325,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gridworld": dict(
         suite="gridworld",
         layout="empty-7x7",
-        horizon=10,
+        horizon=0,  # derived from the layout: 10 for empty-7x7 (the authors' T), printed if not
         gamma=0.5,
         n_candidates=50,
         clip_p_actions=-3.15,
@@ -327,11 +333,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         state_size=128,
         mlp_hidden=256,
         lstm_hidden=64,
-        total_steps=40_000,
+        total_steps=30_000,
         n_envs=16,
-        eps_steps=25_000,
-        learning_starts=5_000,
-        replay_ratio=16.0,
+        eps_steps=20_000,
+        learning_starts=2_000,
+        replay_ratio=10.0,
         buffer_size=100_000,
         lr=1e-3,
         eval_every=10_000,
@@ -464,7 +470,24 @@ def make_config(preset: str, **overrides: Any) -> Config:
     """Defaults, then the preset's overrides, then the caller's; validated."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; accepted: {sorted(PRESETS)}")
-    return Config().replace(**{**PRESETS[preset], **overrides}).validate()
+    cfg = Config().replace(**{**PRESETS[preset], **overrides})
+    if cfg.suite == "gridworld" and cfg.horizon >= 0:  # derive T from the layout, or warn
+        cfg = _resolve_grid_horizon(cfg, announce=cfg.layout != "empty-7x7" or cfg.horizon != 0)
+    return cfg.validate()
+
+
+def _resolve_grid_horizon(cfg: Config, announce: bool = True) -> Config:
+    """Grid world: horizon 0 -> derived from the layout (BFS eccentricity of the start + 4); an
+    explicit horizon that puts goals out of reach is kept with a warning. Prints what it chose."""
+    from glamor_mini.envs.gridworld import resolve_horizon
+
+    try:
+        horizon, note = resolve_horizon(cfg.layout, cfg.horizon)
+    except (ValueError, FileNotFoundError) as err:
+        raise ConfigError(f"layout={cfg.layout!r}: {err}") from err
+    if note is not None and announce:
+        print(note)
+    return cfg.replace(horizon=horizon)
 
 
 __all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs"]
