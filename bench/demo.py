@@ -5,9 +5,10 @@ EVERY seed), with the time split between collection, planning, updates and evalu
     python bench/demo.py                          # seeds 0-4, the preset as `make demo` runs it
     python bench/demo.py --seeds 0 1 --baseline   # also the previous preset, interleaved per seed
     python bench/demo.py --curve docs/figures/demo_curve --eval_every 5000 --baseline
+    python bench/demo.py --seeds 0 --layouts four-rooms tests/data/maze_box.txt   # other mazes
 
---anneal prototypes the training-loop change the preset needs (the learning rate decays linearly
-from cfg.lr to 5% of it between learning_starts and total_steps; see `annealed_lr`): it patches
+--anneal prototypes the training-loop change the preset needs (the learning rate is constant for
+the first 60% of total_steps, then decays linearly to 5% of it; see `annealed_lr`): it patches
 `Trainer.update` here, since train.py belongs to the training-loop rewrite.
 --baseline runs the previous preset (`BASELINE`, 40k steps at a constant lr 1e-3) right before
 each seed's new run, so a busy machine slows both alike; the wall-time ratio is the figure to
@@ -33,27 +34,29 @@ TARGETS = {"goal_achievement": 0.95, "optimal_path_rate": 0.90}
 
 BASELINE = dict(
     horizon=10,
-    total_steps=40_000,
-    eps_steps=25_000,
-    learning_starts=5_000,
+    state_size=128,
+    mlp_hidden=256,
+    lstm_hidden=64,
     replay_ratio=16.0,
-    lr=1e-3,
+    batch_size=200,
 )
 """The gridworld preset before the fix (main at e6ac457), as overrides of today's preset."""
 
 FINAL_LR_FRACTION = 0.05
+DECAY_FROM = 0.6
 
 
 def annealed_lr(cfg, agent_steps: int) -> float:
-    """Linear decay from cfg.lr at learning_starts to FINAL_LR_FRACTION * cfg.lr at total_steps.
+    """cfg.lr until DECAY_FROM * total_steps, then linear down to FINAL_LR_FRACTION * cfg.lr at
+    total_steps.
 
     Why: at a constant lr the inverse model's log p(END | s, g = s) wanders by ~1 nat from one
     25-update window to the next (Adam's noise floor); the stop decision at a wall cell has a
     margin of only log(1/gamma) = 0.69 nats over "bump into the wall, then END". A decaying lr
     lets the estimates settle (about +-0.1 nat at lr 1e-4).
     """
-    span = max(cfg.total_steps - cfg.learning_starts, 1)
-    frac = min(max((agent_steps - cfg.learning_starts) / span, 0.0), 1.0)
+    start = DECAY_FROM * cfg.total_steps
+    frac = min(max((agent_steps - start) / max(cfg.total_steps - start, 1), 0.0), 1.0)
     return cfg.lr * (1.0 - frac * (1.0 - FINAL_LR_FRACTION))
 
 
@@ -108,8 +111,11 @@ def run_one(seed: int, overrides: dict, anneal: bool, out: Path | None) -> dict:
             res = train(cfg, run_dir)
             wall = time.perf_counter() - t0
             curve = [
-                (int(r["agent_steps"]), float(r["eval_optimal_path_rate"]),
-                 float(r["eval_goal_achievement"]))
+                (
+                    int(r["agent_steps"]),
+                    float(r["eval_optimal_path_rate"]),
+                    float(r["eval_goal_achievement"]),
+                )
                 for r in csv.DictReader(open(run_dir / "progress.csv"))
                 if r["eval_optimal_path_rate"]
             ]
@@ -151,35 +157,51 @@ def summarise(name: str, rows: list[dict]) -> None:
 
 
 def write_curve(path: Path, runs: dict[str, list[dict]]) -> None:
-    """CSV (preset, seed, agent_steps, optimal_path_rate, goal_achievement) and a PNG."""
+    """PATH.csv (preset, seed, agent_steps, optimal_path_rate, goal_achievement), then PATH.png."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [
-        (name, r["seed"], steps, opt, goal)
-        for name, rs in runs.items()
-        for r in rs
-        for steps, opt, goal in r["curve"]
-    ]
     with open(path.with_suffix(".csv"), "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["preset", "seed", "agent_steps", "optimal_path_rate", "goal_achievement"])
-        w.writerows(rows)
+        for name, rs in runs.items():
+            for r in rs:
+                for steps, opt, goal in r["curve"]:
+                    w.writerow([name, r["seed"], steps, opt, goal])
+    plot_curve(path)
+
+
+def plot_curve(path: Path) -> None:
+    """PATH.png from PATH.csv: optimal-path rate against agent steps, one line per run."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.6))
+    lines: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    with open(path.with_suffix(".csv")) as fh:
+        for r in csv.DictReader(fh):
+            lines[r["preset"], r["seed"]].append(
+                (int(r["agent_steps"]), float(r["optimal_path_rate"]))
+            )
+    fig = Figure(figsize=(6.4, 3.8))
     ax = fig.subplots()
     styles = {"before": ("tab:red", "--"), "after": ("tab:blue", "-")}
-    for name, rs in runs.items():
+    labelled: set[str] = set()
+    for (name, _seed), pts in sorted(lines.items()):
         color, ls = styles.get(name, ("k", "-"))
-        for j, r in enumerate(rs):
-            xs = [c[0] for c in r["curve"]]
-            ys = [c[1] for c in r["curve"]]
-            ax.plot(xs, ys, color=color, ls=ls, marker="o", ms=3, alpha=0.8,
-                    label=name if j == 0 else None)
+        pts.sort()
+        ax.plot(
+            [x for x, _ in pts],
+            [y for _, y in pts],
+            color=color,
+            ls=ls,
+            marker="o",
+            ms=3,
+            alpha=0.8,
+            label=None if name in labelled else name,
+        )
+        labelled.add(name)
     ax.axhline(TARGETS["optimal_path_rate"], color="gray", lw=0.8, ls=":")
     ax.set_xlabel("agent steps")
     ax.set_ylabel("optimal-path rate (49 goals)")
     ax.set_ylim(0, 1.02)
-    ax.set_title("gridworld preset, one line per seed")
+    ax.set_title("gridworld preset: one line per seed")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path.with_suffix(".png"), dpi=110)
@@ -193,23 +215,41 @@ def main() -> None:
     p.add_argument("--eval_every", type=int, default=0, help="override (0: the preset's)")
     p.add_argument("--curve", default="", help="write PATH.csv and PATH.png (optimal vs steps)")
     p.add_argument("--quick", action="store_true", help="a 6k-step smoke run")
+    p.add_argument("--replot", default="", help="only redraw PATH.png from PATH.csv")
+    p.add_argument(
+        "--layouts", nargs="+", default=[], help="run the preset on these layouts instead"
+    )
     args = p.parse_args()
+    if args.replot:
+        plot_curve(Path(args.replot))
+        return
     extra: dict = {}
     if args.eval_every:
         extra["eval_every"] = args.eval_every
     if args.quick:
         extra.update(total_steps=6_000, eval_every=0)
     runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for layout in args.layouts:  # the same preset on other mazes (T derived from each layout)
+        rows = [run_one(s, {**extra, "layout": layout}, args.anneal, None) for s in args.seeds]
+        summarise(f"layout {layout}", rows)
+    if args.layouts:
+        return
     for seed in args.seeds:
         if args.baseline:
             r = run_one(seed, {**BASELINE, **extra}, anneal=False, out=None)
             runs["before"].append(r)
-            print(f"before seed {seed}: {r['goal_achievement']:.3f} / "
-                  f"{r['optimal_path_rate']:.3f} in {r['wall_seconds']:.1f} s", flush=True)
+            print(
+                f"before seed {seed}: {r['goal_achievement']:.3f} / "
+                f"{r['optimal_path_rate']:.3f} in {r['wall_seconds']:.1f} s; curve {r['curve']}",
+                flush=True,
+            )
         r = run_one(seed, extra, anneal=args.anneal, out=None)
         runs["after"].append(r)
-        print(f"after  seed {seed}: {r['goal_achievement']:.3f} / "
-              f"{r['optimal_path_rate']:.3f} in {r['wall_seconds']:.1f} s", flush=True)
+        print(
+            f"after  seed {seed}: {r['goal_achievement']:.3f} / "
+            f"{r['optimal_path_rate']:.3f} in {r['wall_seconds']:.1f} s; curve {r['curve']}",
+            flush=True,
+        )
     if runs["before"]:
         summarise("before: " + ", ".join(f"{k}={v}" for k, v in BASELINE.items()), runs["before"])
     summarise("gridworld preset" + (" + annealed lr" if args.anneal else ""), runs["after"])
