@@ -178,7 +178,7 @@ def plot_curve(path: Path) -> None:
     ax = fig.subplots()
     styles = {"before": ("tab:red", "--"), "after": ("tab:blue", "-")}
     labelled: set[str] = set()
-    for (name, _seed), pts in sorted(lines.items()):
+    for (name, seed), pts in sorted(lines.items()):
         color, ls = styles.get(name, ("k", "-"))
         pts.sort()
         ax.plot(
@@ -192,6 +192,15 @@ def plot_curve(path: Path) -> None:
             label=None if name in labelled else name,
         )
         labelled.add(name)
+        dy = 6 if name == "after" else -10
+        ax.annotate(
+            f"s{seed}",
+            pts[-1],
+            textcoords="offset points",
+            xytext=(4, dy),
+            fontsize=7,
+            color=color,
+        )
     ax.axhline(TARGETS["optimal_path_rate"], color="gray", lw=0.8, ls=":")
     ax.set_xlabel("agent steps")
     ax.set_ylabel("optimal-path rate (49 goals)")
