@@ -78,7 +78,8 @@ class Config:
     die_loaded: str = "1"
     """Die: loaded die's P(face 1), P(face 2), ..., comma-separated; the rest is spread evenly."""
     horizon: int = 50
-    """T: agent steps per episode; plans after t steps are at most T - t actions long (§4.4)."""
+    """T: agent steps per episode; plans after t steps are at most T - t actions long (§4.4).
+    Grid world: 0 derives T from the layout (farthest cell from the start + 4), printed."""
     seed: int = 0
     """Seed for every random number generator of the run (model init, envs, replay, planner)."""
     device: str = "auto"
@@ -145,6 +146,12 @@ class Config:
     """Relabelled tuples per gradient update."""
     lr: float = 5e-4
     """AdamW learning rate."""
+    lr_final: float = 0.0
+    """Learning rate reached at total_steps, decayed linearly from lr_decay_from * total_steps;
+    0 keeps lr constant (the paper). The grid preset decays to 5e-5: at a constant lr the stop
+    decision at wall cells flips with SGD noise (README)."""
+    lr_decay_from: float = 0.6
+    """Fraction of total_steps after which the learning rate starts decaying (with lr_final)."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
     grad_clip: float = 1.0
@@ -228,7 +235,12 @@ class Config:
         )
         for name in positive:
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+                hint = (
+                    " (horizon 0, 'derive from the grid layout', is resolved by make_config)"
+                    if name == "horizon" and self.suite == "gridworld"
+                    else ""
+                )
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1{hint}")
         nonneg = (
             "torch_threads",
             "collect_n_candidates",
@@ -255,6 +267,11 @@ class Config:
             raise ConfigError("discern_gamma must be in (0, 1] and discern_relabel in [0, 1]")
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be > 0")
+        if self.lr_final < 0 or not 0.0 <= self.lr_decay_from <= 1.0:
+            raise ConfigError(
+                f"lr_final={self.lr_final} must be >= 0 and lr_decay_from={self.lr_decay_from} "
+                "in [0, 1]"
+            )
         for name in ("eps_start", "eps_final"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1]")
@@ -385,7 +402,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gridworld": dict(
         suite="gridworld",
         layout="empty-7x7",
-        horizon=10,
+        horizon=0,  # derived from the layout: 10 for empty-7x7 (the authors' T), printed if not
         gamma=0.5,
         n_candidates=50,
         clip_p_actions=-3.15,
@@ -400,6 +417,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         replay_ratio=16.0,
         buffer_size=100_000,
         lr=1e-3,
+        lr_final=5e-5,
         eval_every=10_000,
         log_every=2_000,
         checkpoint_every=10_000,
@@ -559,7 +577,24 @@ def make_config(preset: str, **overrides: Any) -> Config:
     """Defaults, then the preset's overrides, then the caller's; validated."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; accepted: {sorted(PRESETS)}")
-    return Config().replace(**{**PRESETS[preset], **overrides}).validate()
+    cfg = Config().replace(**{**PRESETS[preset], **overrides})
+    if cfg.suite == "gridworld" and cfg.horizon >= 0:  # derive T from the layout, or warn
+        cfg = _resolve_grid_horizon(cfg, announce=cfg.layout != "empty-7x7" or cfg.horizon != 0)
+    return cfg.validate()
+
+
+def _resolve_grid_horizon(cfg: Config, announce: bool = True) -> Config:
+    """Grid world: horizon 0 -> derived from the layout (BFS eccentricity of the start + 4); an
+    explicit horizon that puts goals out of reach is kept with a warning. Prints what it chose."""
+    from glamor_mini.envs.gridworld import resolve_horizon
+
+    try:
+        horizon, note = resolve_horizon(cfg.layout, cfg.horizon)
+    except (ValueError, FileNotFoundError) as err:
+        raise ConfigError(f"layout={cfg.layout!r}: {err}") from err
+    if note is not None and announce:
+        print(note)
+    return cfg.replace(horizon=horizon)
 
 
 __all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs", "parse_set"]

@@ -215,8 +215,27 @@ class Trainer:
         return max(0, due - self.updates)
 
     def update(self) -> None:
+        self.set_learning_rate()
         self._stats.append(self.agent.update(self.agent.sample(self.replay, self.cfg.batch_size)))
         self.updates += 1
+
+    def lr_scale(self) -> float:
+        """1 until lr_decay_from * total_steps, then linear to lr_final / lr at total_steps
+        (1 throughout when lr_final = 0). A function of agent_steps, so resuming continues it."""
+        cfg = self.cfg
+        if cfg.lr_final <= 0:
+            return 1.0
+        start = cfg.lr_decay_from * cfg.total_steps
+        frac = min(max((self.agent_steps - start) / max(cfg.total_steps - start, 1.0), 0.0), 1.0)
+        return 1.0 + frac * (cfg.lr_final / cfg.lr - 1.0)
+
+    def set_learning_rate(self) -> None:
+        """Scale every optimiser of the agent by `lr_scale` (relative to each group's own lr)."""
+        scale = self.lr_scale()
+        for opt in self.agent.optimizers().values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * scale
 
     def run_eval(self) -> EvalResult:
         self.agent.train_mode(False)

@@ -51,7 +51,7 @@ def test_help_lists_every_field_with_its_doc():
         (["nosuchpreset"], "unknown preset 'nosuchpreset'"),
         (["debug", "--horizn", "5"], "unknown option --horizn (did you mean --horizon"),
         (["debug", "--horizon", "abc"], "expected an integer"),
-        (["debug", "--horizon", "0"], "horizon=0 must be >= 1"),
+        (["debug", "--horizon", "-1"], "horizon=-1 must be >= 1"),
         (["debug", "--n_candidates", "0"], "n_candidates=0 must be >= 1"),
         (["debug", "--termination", "sometimes"], "termination='sometimes' is not accepted"),
         (["debug", "--collect_prior", "maybe"], "expected true or false"),

@@ -137,3 +137,22 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path
     with pytest.raises(CheckpointError, match="corrupt or not a checkpoint"):
         train(make_config("debug"), out)
     assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+
+def test_learning_rate_decays_linearly_to_lr_final(tmp_path):
+    from glamor_mini.train import Trainer
+
+    cfg = make_config("debug", total_steps=1200, lr=1e-3, lr_final=1e-4, lr_decay_from=0.5)
+    t = Trainer(cfg, tmp_path / "r")
+    (opt,) = t.agent.optimizers().values()
+    for steps, want in [(0, 1e-3), (600, 1e-3), (900, 5.5e-4), (1200, 1e-4), (2000, 1e-4)]:
+        t.agent_steps = steps
+        t.set_learning_rate()
+        assert opt.param_groups[0]["lr"] == pytest.approx(want), steps
+    t.collector.close()
+    constant = Trainer(make_config("debug", lr=1e-3), tmp_path / "c")
+    constant.agent_steps = 1200
+    constant.set_learning_rate()
+    assert constant.agent.optimizer.param_groups[0]["lr"] == 1e-3
+    constant.collector.close()
+    assert make_config("gridworld").lr_final == 5e-5

@@ -16,6 +16,57 @@ import gridworld
 from glamor_mini.envs.base import GoalSet
 from glamor_mini.resources import check_memory
 
+HORIZON_SLACK = 4
+"""Steps a derived horizon adds beyond the farthest cell: the slack of the authors' demo (T = 10
+in the 7x7 room, whose farthest cell is 6 moves from the centre)."""
+
+
+def start_eccentricity(layout: str | Path | gridworld.Layout) -> tuple[int, int]:
+    """(moves from the layout's start to its farthest reachable free cell, free cells that cannot
+    be reached from the start at all), by breadth-first search."""
+    lay = gridworld.get_layout(layout)
+    dist = gridworld.distance_map(lay, lay.start)
+    n_free = int((~lay.walls).sum())
+    return int(dist.max()), n_free - int((dist >= 0).sum())
+
+
+def derive_horizon(layout: str | Path | gridworld.Layout) -> int:
+    """T for a layout: its start's BFS eccentricity + HORIZON_SLACK (10 for empty-7x7), so that
+    every goal cell is reachable with room for a detour (§4.4: plans hold <= T - t actions)."""
+    ecc, _ = start_eccentricity(layout)
+    return ecc + HORIZON_SLACK
+
+
+def resolve_horizon(layout: str | Path | gridworld.Layout, horizon: int) -> tuple[int, str | None]:
+    """The horizon to run with and a line telling the user what was chosen (None: nothing to say).
+
+    horizon = 0 means "derive it from the layout" (`derive_horizon`). An explicit horizon shorter
+    than the farthest cell is kept, with a warning naming the goals it puts out of reach.
+    """
+    lay = gridworld.get_layout(layout)
+    ecc, cut_off = start_eccentricity(lay)
+    notes = []
+    if cut_off:
+        notes.append(f"{cut_off} free cell(s) cannot be reached from the start {lay.start} at all")
+    if horizon == 0:
+        horizon = ecc + HORIZON_SLACK
+        notes.insert(
+            0,
+            f"horizon T = {horizon} derived from layout {lay.name!r}: its farthest cell is {ecc} "
+            f"moves from the start {lay.start}, plus {HORIZON_SLACK} steps of slack "
+            "(set --horizon to choose another)",
+        )
+    elif horizon < ecc:
+        dist = gridworld.distance_map(lay, lay.start)
+        far = int((dist > horizon).sum())
+        notes.insert(
+            0,
+            f"horizon T = {horizon} is shorter than layout {lay.name!r}'s farthest cell ({ecc} "
+            f"moves from the start): {far} goal cell(s) cannot be reached; --horizon 0 derives "
+            f"T = {ecc + HORIZON_SLACK}",
+        )
+    return horizon, ("gridworld: " + "; ".join(notes)) if notes else None
+
 
 class GridSuiteEnv:
     """A GridWorldEnv seen through the SuiteEnv interface."""

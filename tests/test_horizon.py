@@ -1,0 +1,94 @@
+"""The grid world's derived horizon: T = the start's BFS eccentricity + 4, printed when chosen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gridworld
+from glamor_mini.config import Config, ConfigError, make_config
+from glamor_mini.envs.gridworld import HORIZON_SLACK, derive_horizon, start_eccentricity
+
+DATA = Path(__file__).parent / "data"
+MAZES = sorted(DATA.glob("maze_*.txt"))
+
+
+def _farthest_by_walking(layout: gridworld.Layout) -> int:
+    """Eccentricity of the start by stepping the real env breadth-first (independent of BFS code
+    in gridworld.paths): the first step count at which no new cell is reached."""
+    env = gridworld.GridWorldEnv(layout)
+    seen = {layout.start}
+    frontier, depth = [layout.start], 0
+    while frontier:
+        nxt = []
+        for cell in frontier:
+            for a in range(4):
+                env.reset(options={"start": cell})
+                _, _, _, _, info = env.step(a)
+                c = (info["x"], info["y"])
+                if c not in seen:
+                    seen.add(c)
+                    nxt.append(c)
+        if nxt:
+            depth += 1
+        frontier = nxt
+    return depth
+
+
+def test_maze_files_exist_and_have_interior_walls():
+    assert len(MAZES) >= 3
+    for path in MAZES:
+        lay = gridworld.load_layout(path)
+        inner = lay.walls[1:-1, 1:-1]
+        assert inner.any(), f"{path.name} has no interior wall"
+
+
+@pytest.mark.parametrize("name", ["empty-7x7", "four-rooms", "mountain", *map(str, MAZES)])
+def test_derived_horizon_is_farthest_cell_plus_slack(name):
+    lay = gridworld.get_layout(name)
+    ecc = _farthest_by_walking(lay)
+    assert start_eccentricity(lay) == (ecc, 0)
+    assert derive_horizon(lay) == ecc + HORIZON_SLACK
+    # the preset derives it (and the authors' T = 10 comes out for their 7x7 room)
+    assert make_config("gridworld", layout=name).horizon == ecc + HORIZON_SLACK
+
+
+def test_known_values():
+    assert derive_horizon("empty-7x7") == 10  # the authors' demo
+    assert derive_horizon("mountain") == 68 + HORIZON_SLACK
+    assert derive_horizon("four-rooms") == 16 + HORIZON_SLACK
+
+
+def test_the_user_is_told_what_was_chosen(capsys):
+    cfg = make_config("gridworld", layout="four-rooms")
+    line = capsys.readouterr().out
+    assert f"horizon T = {cfg.horizon}" in line and "16 moves" in line
+    make_config("gridworld")  # the demo's own room: T = 10, nothing to say
+    assert capsys.readouterr().out == ""
+
+
+def test_explicit_short_horizon_is_kept_with_a_warning(capsys):
+    cfg = make_config("gridworld", layout="four-rooms", horizon=12)
+    assert cfg.horizon == 12
+    out = capsys.readouterr().out
+    d = gridworld.distance_map("four-rooms", gridworld.LAYOUTS["four-rooms"].start)
+    assert f"{int((d > 12).sum())} goal cell(s) cannot be reached" in out
+    make_config("gridworld", layout="four-rooms", horizon=30)  # long enough: silent
+    assert capsys.readouterr().out == ""
+
+
+def test_cells_cut_off_from_the_start_are_reported(tmp_path, capsys):
+    path = tmp_path / "split.txt"
+    path.write_text("#######\n#S.#..#\n#######\n")
+    assert start_eccentricity(gridworld.load_layout(path)) == (1, 2)
+    cfg = make_config("gridworld", layout=str(path))
+    assert cfg.horizon == 1 + HORIZON_SLACK
+    assert "2 free cell(s) cannot be reached" in capsys.readouterr().out
+
+
+def test_zero_horizon_outside_make_config_is_a_clear_error():
+    with pytest.raises(ConfigError, match="resolved by make_config"):
+        Config(suite="gridworld", horizon=0, buffer_size=1000).validate()
+    assert np.isfinite(derive_horizon("empty-13x13"))
