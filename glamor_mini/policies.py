@@ -14,8 +14,9 @@ Epsilon-greedy and the plan index. The paper (§3.5) takes "the i-th action in t
 probability 1 - eps and a random action with probability eps". We follow it literally: the plan is
 indexed by time since planning, so a random step *consumes* the plan action it replaced (the plan
 index advances on every step). The authors' code does the same (their epsilon-greedy mixture asks
-every sub-policy for an action at every step, which advances the open-loop plan, and keeps one). Once the plan is used up, collection pads with random actions until
-T (method.md), so every collected trajectory is T steps long unless the env ends it.
+every sub-policy for an action at every step, which advances the open-loop plan, and keeps one).
+Once the plan is used up, collection pads with random actions until T (method.md), so every
+collected trajectory is T steps long unless the env ends it.
 """
 
 from __future__ import annotations
