@@ -615,15 +615,18 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seeds 0 1 2]"""
+    """python -m glamor_mini.appendix [--out PATH] [--seeds 0 1 2] [--dice 1 0.5]"""
     p = argparse.ArgumentParser(
         prog="python -m glamor_mini.appendix",
         description="Appendix A.1: exact operators and learned agents on two loaded dice.",
     )
     p.add_argument("--out", default="docs/figures/loaded_die", help="path without suffix")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument(
+        "--dice", nargs="+", default=["1", "0.5"], help="loaded dice (die_loaded values)"
+    )
     args = p.parse_args(argv)
-    rows = die_figure(args.out, tuple(args.seeds))
+    rows = die_figure(args.out, tuple(args.seeds), tuple(args.dice))
     for r in rows:
         print(json.dumps(r))
     print(f"wrote {args.out}.png and {args.out}.csv")

@@ -191,8 +191,10 @@ def _train_die(tmp_path, name, **overrides):
 
 
 def test_learned_glamor_on_the_0_5_die_matches_the_exact_operators(tmp_path):
-    """The exact analysis predicts, away from any decision boundary: with the prior the loaded
-    die for goal 1 only; without it the fair die everywhere (fixed point p(loaded | 1) = 0.136)."""
+    """The exact analysis predicts: with the prior, the loaded die for goal 1 only (the operator's
+    only fixed point); without it, one of its two fixed points, neither of them optimal (fair
+    everywhere, p(loaded | 1) = 0.136, or loaded everywhere)."""
+    P = outcome_probs(6, "0.5")
     _, choice = _train_die(tmp_path, "prior", die_loaded="0.5", seed=0)
     assert choice.tolist() == [LOADED, FAIR, FAIR, FAIR, FAIR, FAIR]
     _, choice = _train_die(
@@ -203,4 +205,5 @@ def test_learned_glamor_on_the_0_5_die_matches_the_exact_operators(tmp_path):
         planner_mode="no_prior",
         collect_prior=False,
     )
-    assert choice.tolist() == [FAIR] * 6
+    allowed = [c.tolist() for c, _ in fixed_points("GLAMOR, no prior", P, 0.1)]
+    assert choice.tolist() in allowed and choice.tolist() != [LOADED] + [FAIR] * 5
