@@ -248,6 +248,35 @@ def iterate_operator(
     return OperatorRun(name, np.stack(tables), acting, p_outcome)
 
 
+def fixed_points(
+    name: str, p_outcome: np.ndarray, eps: float = 0.1, goal_probs: np.ndarray | None = None
+) -> list[tuple[np.ndarray, float]]:
+    """Every deterministic choice (one action per goal) that reproduces itself under the exact
+    operator of a greedy agent ('GCSL (greedy)', 'GLAMOR, no prior' or 'GLAMOR'): collect with
+    eps-greedy(choice), fit the Bayes posterior (and prior), act greedily again. Returns
+    [(choice (G,), p(loaded | g = 1) of that data)]: where a learned agent can end up, whatever
+    route its noisy estimates took. (Brute force over A^G choices: small MDPs only.)"""
+    import itertools
+
+    if name not in OPERATORS[1:]:
+        raise ValueError(f"fixed points of {name!r}: choose one of {OPERATORS[1:]}")
+    A, G = p_outcome.shape
+    gp = _check(uniform_policy(G, A), p_outcome, goal_probs)
+    out = []
+    for c in itertools.product(range(A), repeat=G):
+        choice = np.array(c)
+        beta = (1 - eps) * _one_hot(choice, A) + eps / A
+        table = gcsl_step(beta, p_outcome, gp)
+        if name == "GLAMOR":
+            prior = action_marginal(beta, gp)
+            score = np.where(prior > 0, table / np.where(prior > 0, prior, 1.0), -np.inf)
+        else:
+            score = table
+        if np.array_equal(score.argmax(axis=1), choice):
+            out.append((choice, float(table[0, 1])))
+    return out
+
+
 def exact_operators(
     p_outcome: np.ndarray, n_iter: int = 60, eps: float = 0.0
 ) -> dict[str, OperatorRun]:
@@ -538,7 +567,7 @@ def _write_rows(rows: list[dict], path: str) -> None:
 def die_figure(
     out: str = "docs/figures/loaded_die",
     seeds: tuple[int, ...] = (0, 1, 2),
-    dice: tuple[str, ...] = ("1", "0.3"),
+    dice: tuple[str, ...] = ("1", "0.5"),
     progress: bool = True,
 ) -> list[dict]:
     """The command behind the README's loaded-die figure: the four agents of DIE_VARIANTS trained
@@ -560,6 +589,7 @@ __all__ = [
     "OPERATORS",
     "OperatorRun",
     "exact_operators",
+    "fixed_points",
     "iterate_operator",
     "learned_vs_exact",
     "plot_learned_vs_exact",
@@ -585,15 +615,18 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m glamor_mini.appendix [--out docs/figures/loaded_die] [--seeds 0 1 2]"""
+    """python -m glamor_mini.appendix [--out PATH] [--seeds 0 1 2] [--dice 1 0.5]"""
     p = argparse.ArgumentParser(
         prog="python -m glamor_mini.appendix",
         description="Appendix A.1: exact operators and learned agents on two loaded dice.",
     )
     p.add_argument("--out", default="docs/figures/loaded_die", help="path without suffix")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument(
+        "--dice", nargs="+", default=["1", "0.5"], help="loaded dice (die_loaded values)"
+    )
     args = p.parse_args(argv)
-    rows = die_figure(args.out, tuple(args.seeds))
+    rows = die_figure(args.out, tuple(args.seeds), tuple(args.dice))
     for r in rows:
         print(json.dumps(r))
     print(f"wrote {args.out}.png and {args.out}.csv")

@@ -11,6 +11,7 @@ from glamor_mini.appendix import (
     bayes_choices,
     behaviour,
     exact_operators,
+    fixed_points,
     gcsl_step,
     iterate_operator,
     planner_choices,
@@ -139,25 +140,40 @@ def test_fair_everywhere_is_also_a_fixed_point_of_the_no_prior_operator():
     assert with_prior.tolist() == [LOADED] + [FAIR] * 5 and without.tolist() == [FAIR] * 6
 
 
-def test_on_a_die_loaded_0_3_only_the_prior_keeps_the_loaded_die():
-    """Loaded die: face 1 with probability 0.3 (else uniform): still the best die for goal 1
-    (0.3 > 1/6), but the fair die is rolled far more often, so p(fair | g = 1) wins in the data:
-    no-prior GLAMOR and greedy GCSL settle on the fair die everywhere (pi(loaded | 1) -> 0 at
-    eps = 0, 0.0865 at eps = 0.1), GLAMOR keeps the optimum (0.3 + 5/6) / 6."""
-    P = outcome_probs(6, "0.3")
+def test_on_a_die_loaded_0_5_only_the_prior_keeps_the_loaded_die():
+    """Loaded die: face 1 with probability 0.5, else 0.1 each: the best die for goal 1 (0.5 > 1/6),
+    but once it is rolled for goal 1 only, the fair die (rolled 5x as often) lands on 1 more often
+    in the data: no-prior GLAMOR and greedy GCSL settle on the fair die everywhere
+    (pi(loaded | 1) -> 0 at eps = 0, 0.136 at eps = 0.1); GLAMOR keeps the optimum (0.5 + 5/6) / 6.
+    """
+    P = outcome_probs(6, "0.5")
     for eps in (0.0, 0.1):
         ops = exact_operators(P, 60, eps)
         for name in ("GCSL (greedy)", "GLAMOR, no prior"):
             assert ops[name].choice.tolist() == [FAIR] * 6, (eps, name)
             assert ops[name].success == pytest.approx(1 / 6)
         assert ops["GLAMOR"].choice.tolist() == [LOADED] + [FAIR] * 5
-        assert ops["GLAMOR"].success == pytest.approx((0.3 + 5 / 6) / 6)
-    # eps = 0.1, fair everywhere: p(loaded) = 0.05, pi(loaded | 1) = 0.015 / (0.015 + 0.95 / 6)
+        assert ops["GLAMOR"].success == pytest.approx((0.5 + 5 / 6) / 6)
+    # eps = 0.1, fair everywhere: p(loaded) = 0.05, pi(loaded | 1) = 0.025 / (0.025 + 0.95 / 6)
     no_prior = iterate_operator("GLAMOR, no prior", P, 60, 0.1)
-    assert no_prior.loaded_for_goal_1[-1] == pytest.approx(0.015 / (0.015 + 0.95 / 6))
-    # GLAMOR's own inverse model also prefers the fair die for goal 1 ... the prior fixes it
+    assert no_prior.loaded_for_goal_1[-1] == pytest.approx(0.025 / (0.025 + 0.95 / 6))
+    # GLAMOR's own inverse model also prefers the fair die for goal 1 ... the prior fixes it:
+    # data 0.95 loaded for goal 1 only: p(loaded) = 0.2, p(loaded | 1) = 0.1 / (0.1 + 0.8 / 6)
     glamor = iterate_operator("GLAMOR", P, 60, 0.1)
+    assert glamor.loaded_for_goal_1[-1] == pytest.approx(0.1 / (0.1 + 0.8 / 6))
     assert glamor.loaded_for_goal_1[-1] < 0.5
+
+
+@pytest.mark.parametrize("loaded", ["1", "0.3", "0.5"])
+def test_with_eps_glamor_has_one_fixed_point_the_optimum_and_no_prior_has_two(loaded):
+    P = outcome_probs(6, loaded)
+    fps = fixed_points("GLAMOR", P, 0.1)
+    assert [c.tolist() for c, _ in fps] == [[LOADED] + [FAIR] * 5]
+    no_prior = {"".join(map(str, c)): p for c, p in fixed_points("GLAMOR, no prior", P, 0.1)}
+    if loaded == "1":
+        assert no_prior == pytest.approx({"000000": 0.05 / (0.05 + 0.95 / 6), "100000": 0.6})
+    else:  # neither is the optimum
+        assert set(no_prior) == {"000000", "111111"}
 
 
 def test_preset_uses_the_papers_final_epsilon():
@@ -174,18 +190,20 @@ def _train_die(tmp_path, name, **overrides):
     return result, choice
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_learned_glamor_on_the_0_3_die_matches_the_exact_operators(tmp_path, seed):
-    """The exact analysis predicts, far from any decision boundary: with the prior the loaded die
-    for goal 1 only; without it the fair die everywhere (fixed point p(loaded | 1) = 0.0865)."""
-    _, choice = _train_die(tmp_path, "prior", die_loaded="0.3", seed=seed)
+def test_learned_glamor_on_the_0_5_die_matches_the_exact_operators(tmp_path):
+    """The exact analysis predicts: with the prior, the loaded die for goal 1 only (the operator's
+    only fixed point); without it, one of its two fixed points, neither of them optimal (fair
+    everywhere, p(loaded | 1) = 0.136, or loaded everywhere)."""
+    P = outcome_probs(6, "0.5")
+    _, choice = _train_die(tmp_path, "prior", die_loaded="0.5", seed=0)
     assert choice.tolist() == [LOADED, FAIR, FAIR, FAIR, FAIR, FAIR]
-    result, choice = _train_die(
+    _, choice = _train_die(
         tmp_path,
         "no_prior",
-        die_loaded="0.3",
-        seed=seed,
+        die_loaded="0.5",
+        seed=0,
         planner_mode="no_prior",
         collect_prior=False,
     )
-    assert choice.tolist() == [FAIR] * 6
+    allowed = [c.tolist() for c, _ in fixed_points("GLAMOR, no prior", P, 0.1)]
+    assert choice.tolist() in allowed and choice.tolist() != [LOADED] + [FAIR] * 5

@@ -123,7 +123,7 @@ def test_prior_loss_trains_the_shared_encoder_and_not_the_goal_encoder():
     prev, targets, mask = sequence_tokens(actions, lengths, A)
     _, lp_pri = model.log_probs(obs, goal, prev)
     nll_pri = -(lp_pri.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask).sum(1)
-    assert float(nll_pri.mean()) == pytest.approx(float(stats["prior_nll"]), abs=1e-5)
+    assert nll_pri.mean().item() == pytest.approx(stats["prior_nll"].item(), abs=1e-5)
     model.zero_grad()
     nll_pri.mean().backward()
     goal_grads = [p.grad for p in model.goal_encoder.parameters()]

@@ -7,7 +7,9 @@ otherwise (success 1/n). Here the loaded die is parameterised: `loaded` gives P(
 the remaining mass is spread evenly over the other faces (the paper's die: loaded = "1").
 
 The exact quantities p(s = g | a) are `outcome_probs(n_faces, loaded)`, a (2, n) matrix (row 0:
-fair, row 1: loaded); glamor_mini.appendix iterates GCSL's operator (Eq. 11-12) on it.
+fair, row 1: loaded); glamor_mini.appendix iterates on it the exact learning operators of four
+agents (sampling / greedy GCSL, GLAMOR with and without the prior; Eq. 11-12) and finds their fixed
+points. A die where dropping the prior fails from uniform: loaded = "0.5" (notebook 05).
 
 GLAMOR sees the die through the Task interface: a frame is a one-hot (1, 1, n + 1) uint8 image of
 the state (index 0 = before the roll, index f = face f; 255 on the hot entry), labels are (face,)
