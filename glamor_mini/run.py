@@ -49,7 +49,8 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
     from glamor_mini.experiments import EXPERIMENTS
 
     known = preset in PRESETS
-    values = {**Config().to_dict(), **(PRESETS[preset] if known else {})}
+    # the values that will be used: the preset resolved (e.g. a horizon derived from the layout)
+    values = make_config(preset).to_dict() if known else Config().to_dict()
     shown = (
         f"the values the {preset} preset uses"
         if known
