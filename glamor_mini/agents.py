@@ -31,7 +31,6 @@ module never imports the modules it registers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -39,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
-from glamor_mini.models import build_model
+from glamor_mini.models import build_model, time_features  # noqa: F401  (re-exported)
 from glamor_mini.planner import PlannerSettings
 from glamor_mini.policies import ClosedLoopPolicy, OpenLoopPolicy
 from glamor_mini.replay import Batch, ReplayBuffer
@@ -255,16 +254,6 @@ stream). Changing an offset changes every run's numbers."""
 
 def seed_offset(seed: int, component: str) -> int:
     return int(seed) + SEED_OFFSETS[component]
-
-
-def time_features(t: Tensor, horizon: int) -> Tensor:
-    """The periodic time feature of §4.3: t (B,) -> (B, 2) [sin 2 pi t/T, cos 2 pi t/T].
-
-    GCSL feeds the steps left h = T - t; h = T and h = 0 map to the same point, but h = 0 never
-    reaches a policy (an acting agent always has h >= 1; GCSL masks k = 0 rows out of its loss).
-    """
-    angle = 2.0 * math.pi * t.float() / float(horizon)
-    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
 
 
 __all__ = [

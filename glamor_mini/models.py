@@ -34,6 +34,7 @@ every call). `build_model` also turns TF32 matmuls on for CUDA.
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import torch
@@ -139,6 +140,75 @@ def make_encoder(
 
 
 # ----------------------------------------------------------------------------------- sequence heads
+
+
+def time_features(t: Tensor, horizon: int) -> Tensor:
+    """The periodic time feature of §4.2-4.3: t (B,) -> (B, 2) [sin 2 pi t/T, cos 2 pi t/T].
+
+    GCSL feeds the steps left h = T - t; h = T and h = 0 map to the same point, but h = 0 never
+    reaches a policy (an acting agent always has h >= 1; GCSL masks k = 0 rows out of its loss).
+    """
+    angle = 2.0 * math.pi * t.float() / float(horizon)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
+
+
+class GoalTimeTorso(nn.Module):
+    """The baselines' shared body (§4.3: "all algorithms use the same encoder architecture"):
+    [enc(s); enc_g(g); sin 2 pi t/T; cos 2 pi t/T] -> MLP -> (B, S) features. GCSL puts a policy
+    head on it, DISCERN a Q head.
+
+    obs: (B, C, H, W) uint8 frame stack    goal: (B, c, H, W) uint8 one frame
+    time: (B,) long, what the subclass conditions on (`time_name`: steps left or step t)
+    """
+
+    time_name = "time"
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, int, int],
+        goal_shape: tuple[int, int, int],
+        n_actions: int,
+        horizon: int,
+        encoder: str = "mlp",
+        state_size: int = 512,
+        mlp_hidden: int = 256,
+        impala_channels: tuple[int, ...] = (16, 32, 32),
+    ):
+        super().__init__()
+        if horizon < 1:
+            raise ValueError(f"horizon={horizon} must be >= 1")
+        self.obs_shape, self.goal_shape = tuple(obs_shape), tuple(goal_shape)
+        self.n_actions, self.horizon, self.state_size = n_actions, int(horizon), state_size
+        enc = dict(state_size=state_size, mlp_hidden=mlp_hidden, channels=impala_channels)
+        self.obs_encoder = make_encoder(encoder, self.obs_shape, **enc)
+        self.goal_encoder = make_encoder(encoder, self.goal_shape, **enc)
+        self.mix = nn.Sequential(
+            nn.Linear(2 * state_size + 2, state_size),
+            nn.ReLU(),
+            nn.Linear(state_size, state_size),
+            nn.ReLU(),
+        )
+
+    def check_inputs(self, obs: Tensor, goal: Tensor, time: Tensor) -> None:
+        """Clear errors for wrongly shaped inputs."""
+        for name, x, shape in (("obs", obs, self.obs_shape), ("goal", goal, self.goal_shape)):
+            if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+                raise ValueError(
+                    f"{name} must have shape (B, {', '.join(map(str, shape))}); "
+                    f"got {tuple(x.shape)}"
+                )
+        if time.dim() != 1 or not goal.shape[0] == obs.shape[0] == time.shape[0]:
+            n = self.time_name
+            raise ValueError(
+                f"obs, goal and {n} need the same batch size B ({n}: (B,)); got "
+                f"{tuple(obs.shape)}, {tuple(goal.shape)}, {tuple(time.shape)}"
+            )
+
+    def features(self, obs: Tensor, goal: Tensor, time: Tensor) -> Tensor:
+        """-> (B, S) the mixed features of (s, g, time)."""
+        self.check_inputs(obs, goal, time)
+        tf = time_features(time, self.horizon).to(obs.device, self.mix[0].weight.dtype)
+        return self.mix(torch.cat([self.obs_encoder(obs), self.goal_encoder(goal), tf], dim=1))
 
 
 @dataclass

@@ -67,80 +67,30 @@ from glamor_mini.agents import (
     Policy,
     register_agent,
     seed_offset,
-    time_features,
 )
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
-from glamor_mini.models import make_encoder, parse_channels
+from glamor_mini.models import GoalTimeTorso, parse_channels
 from glamor_mini.replay import ReplayBuffer
 
 
 # ---------------------------------------------------------------------------------- networks
-class DiscernQNet(nn.Module):
+class DiscernQNet(GoalTimeTorso):
     """Q(. | s_t, g, t): goal- and time-conditioned action values over n_actions.
 
     obs: (B, C, H, W) uint8 frame stack of s_t    goal: (B, c, H, W) uint8 one goal frame
     t: (B,) long, the step within the episode, 0..T-1          -> (B, n_actions) float
     """
 
-    def __init__(
-        self,
-        obs_shape: tuple[int, int, int],
-        goal_shape: tuple[int, int, int],
-        n_actions: int,
-        horizon: int,
-        encoder: str = "mlp",
-        state_size: int = 512,
-        mlp_hidden: int = 256,
-        impala_channels: tuple[int, ...] = (16, 32, 32),
-        dueling: bool = True,
-    ):
-        super().__init__()
-        if horizon < 1:
-            raise ValueError(f"horizon={horizon} must be >= 1")
-        self.obs_shape, self.goal_shape = tuple(obs_shape), tuple(goal_shape)
-        self.n_actions, self.horizon, self.dueling = n_actions, int(horizon), bool(dueling)
-        self.state_size = state_size
-        enc = dict(state_size=state_size, mlp_hidden=mlp_hidden, channels=impala_channels)
-        self.obs_encoder = make_encoder(encoder, self.obs_shape, **enc)
-        self.goal_encoder = make_encoder(encoder, self.goal_shape, **enc)
-        self.mix = nn.Sequential(
-            nn.Linear(2 * state_size + 2, state_size),
-            nn.ReLU(),
-            nn.Linear(state_size, state_size),
-            nn.ReLU(),
-        )
-        self.advantage = nn.Linear(state_size, n_actions)
-        self.value = nn.Linear(state_size, 1) if dueling else None
+    time_name = "t"
 
-    def check_inputs(self, obs: Tensor, goal: Tensor, t: Tensor) -> None:
-        """Clear errors for wrongly shaped inputs."""
-        if obs.dim() != 4 or tuple(obs.shape[1:]) != self.obs_shape:
-            raise ValueError(
-                f"obs must have shape (B, {', '.join(map(str, self.obs_shape))}); "
-                f"got {tuple(obs.shape)}"
-            )
-        if goal.dim() != 4 or tuple(goal.shape[1:]) != self.goal_shape:
-            raise ValueError(
-                f"goal must have shape (B, {', '.join(map(str, self.goal_shape))}); "
-                f"got {tuple(goal.shape)}"
-            )
-        if t.dim() != 1 or not goal.shape[0] == obs.shape[0] == t.shape[0]:
-            raise ValueError(
-                f"obs, goal and t need the same batch size B (t: (B,)); got "
-                f"{tuple(obs.shape)}, {tuple(goal.shape)}, {tuple(t.shape)}"
-            )
+    def __init__(self, *args, dueling: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dueling = bool(dueling)
+        self.advantage = nn.Linear(self.state_size, self.n_actions)
+        self.value = nn.Linear(self.state_size, 1) if dueling else None
 
     def forward(self, obs: Tensor, goal: Tensor, t: Tensor) -> Tensor:
-        self.check_inputs(obs, goal, t)
-        x = torch.cat(
-            [
-                self.obs_encoder(obs),
-                self.goal_encoder(goal),
-                time_features(t, self.horizon).to(obs.device, self.mix[0].weight.dtype),
-            ],
-            dim=1,
-        )
-        h = self.mix(x)
+        h = self.features(obs, goal, t)
         adv = self.advantage(h)
         if self.value is None:
             return adv

@@ -30,79 +30,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glamor_mini.agents import SupervisedAgent, register_agent, seed_offset, time_features
+from glamor_mini.agents import SupervisedAgent, register_agent, seed_offset
 from glamor_mini.envs.base import obs_shape
-from glamor_mini.models import make_encoder, parse_channels
+from glamor_mini.models import GoalTimeTorso, parse_channels, time_features  # noqa: F401
 
 ACT_MODES = ("greedy", "sample")
 
 
-class GCSLPolicyModel(nn.Module):
+class GCSLPolicyModel(GoalTimeTorso):
     """pi(a | s, g, h): a goal- and horizon-conditioned policy over n_actions.
 
     obs: (B, C, H, W) uint8 frame stack of s_t   goal: (B, c, H, W) uint8 one frame of g
     steps_left: (B,) long, h in 1..T
     """
 
-    def __init__(
-        self,
-        obs_shape: tuple[int, int, int],
-        goal_shape: tuple[int, int, int],
-        n_actions: int,
-        horizon: int,
-        encoder: str = "mlp",
-        state_size: int = 512,
-        mlp_hidden: int = 256,
-        impala_channels: tuple[int, ...] = (16, 32, 32),
-    ):
-        super().__init__()
-        if horizon < 1:
-            raise ValueError(f"horizon={horizon} must be >= 1")
-        self.obs_shape = tuple(obs_shape)
-        self.goal_shape = tuple(goal_shape)
-        self.n_actions = n_actions
-        self.horizon = int(horizon)
-        enc = dict(state_size=state_size, mlp_hidden=mlp_hidden, channels=impala_channels)
-        self.obs_encoder = make_encoder(encoder, self.obs_shape, **enc)
-        self.goal_encoder = make_encoder(encoder, self.goal_shape, **enc)
-        self.mix = nn.Sequential(
-            nn.Linear(2 * state_size + 2, state_size),
-            nn.ReLU(),
-            nn.Linear(state_size, state_size),
-            nn.ReLU(),
-        )
-        self.head = nn.Linear(state_size, n_actions)
+    time_name = "steps_left"
 
-    def check_inputs(self, obs: Tensor, goal: Tensor, steps_left: Tensor) -> None:
-        """Clear errors for wrongly shaped inputs."""
-        if obs.dim() != 4 or tuple(obs.shape[1:]) != self.obs_shape:
-            raise ValueError(
-                f"obs must have shape (B, {', '.join(map(str, self.obs_shape))}); "
-                f"got {tuple(obs.shape)}"
-            )
-        if goal.dim() != 4 or tuple(goal.shape[1:]) != self.goal_shape:
-            raise ValueError(
-                f"goal must have shape (B, {', '.join(map(str, self.goal_shape))}); "
-                f"got {tuple(goal.shape)}"
-            )
-        if not goal.shape[0] == obs.shape[0] == steps_left.shape[0] or steps_left.dim() != 1:
-            raise ValueError(
-                f"obs, goal and steps_left need the same batch size B (steps_left: (B,)); got "
-                f"{tuple(obs.shape)}, {tuple(goal.shape)}, {tuple(steps_left.shape)}"
-            )
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.head = nn.Linear(self.state_size, self.n_actions)
 
     def forward(self, obs: Tensor, goal: Tensor, steps_left: Tensor) -> Tensor:
         """-> logits (B, n_actions) of pi(. | s, g, h = steps_left)."""
-        self.check_inputs(obs, goal, steps_left)
-        x = torch.cat(
-            [
-                self.obs_encoder(obs),
-                self.goal_encoder(goal),
-                time_features(steps_left, self.horizon).to(obs.device),
-            ],
-            dim=1,
-        )
-        return self.head(self.mix(x))
+        return self.head(self.features(obs, goal, steps_left))
 
     def loss(
         self, obs: Tensor, goal: Tensor, actions: Tensor, lengths: Tensor, alpha: float = 1.0
