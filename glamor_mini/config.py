@@ -543,33 +543,37 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def parse_value(name: str, text: str, where: str) -> Any:
+    """Text from a command line -> the type of Config field `name` (ConfigError if not);
+    `where` names the option in the message (e.g. "--set 'horizon=2.5'")."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
+    if name not in types:
+        raise ConfigError(f"{where}: {name!r} is not a Config field (see run --help)")
+    kind = types[name]
+    if kind == "bool":
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{where}: expected true or false, got {text!r}")
+        return text.lower() in ("true", "1", "yes")
+    try:
+        if kind == "int":
+            number = float(text)  # accepts 1e5 as the run CLI does
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return {"float": float, "str": str}[kind](text)
+    except (ValueError, OverflowError):
+        raise ConfigError(f"{where}: expected {kind} for {name}, got {text!r}") from None
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """['shadows=false', 'horizon=50'] -> typed overrides, by each Config field's type (the one
-    FIELD=VALUE parser of every command line). ConfigError names the bad item."""
-    types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
+    FIELD=VALUE parser of every command line: run table1, floor). ConfigError names the item."""
     out: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
-        if not sep or name not in types:
+        if not sep:
             raise ConfigError(f"--set {item!r}: expected FIELD=VALUE with a Config field name")
-        kind = types[name]
-        if kind == "bool":
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ConfigError(f"--set {item!r}: expected true or false")
-            out[name] = text.lower() in ("true", "1", "yes")
-            continue
-        try:
-            if kind == "int":
-                value = float(text)
-                if not value.is_integer():
-                    raise ValueError
-                out[name] = int(value)
-            else:
-                out[name] = {"float": float, "str": str}[kind](text)
-        except ValueError:
-            raise ConfigError(
-                f"--set {item!r}: expected a{'n' if kind == 'int' else ''} {kind}"
-            ) from None
+        out[name] = parse_value(name, text, f"--set {item!r}")
     return out
 
 
@@ -597,4 +601,12 @@ def _resolve_grid_horizon(cfg: Config, announce: bool = True) -> Config:
     return cfg.replace(horizon=horizon)
 
 
-__all__ = ["Config", "ConfigError", "PRESETS", "make_config", "field_docs", "parse_set"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "PRESETS",
+    "field_docs",
+    "make_config",
+    "parse_set",
+    "parse_value",
+]

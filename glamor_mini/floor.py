@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import io
 import os
 import sys
@@ -38,7 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from glamor_mini.cli import ArgumentParser, is_terminal
-from glamor_mini.config import ConfigError, make_config
+from glamor_mini.config import ConfigError, make_config, parse_set, parse_value
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
@@ -83,40 +82,6 @@ def floor_results(
         )
         results.append(res)
     return results
-
-
-def _parse_value(name: str, text: str, where: str) -> object:
-    """Text from the command line -> the type of Config field `name` (ConfigError if not)."""
-    from glamor_mini.config import Config
-
-    types = {f.name: str(f.type) for f in dataclasses.fields(Config)}
-    if name not in types:
-        raise ConfigError(f"{where}: {name!r} is not a Config field (see run --help)")
-    kind = types[name]
-    if kind == "bool":
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise ConfigError(f"{where}: expected true or false, got {text!r}")
-        return text.lower() in ("true", "1")
-    try:
-        if kind == "int":
-            number = float(text)  # accepts 1e5 as the run CLI does
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        return {"float": float, "str": str}[kind](text)
-    except (ValueError, OverflowError):
-        raise ConfigError(f"{where}: expected {kind} for {name}, got {text!r}") from None
-
-
-def _parse_overrides(items: list[str]) -> dict:
-    """['shadows=false', 'horizon=50'] -> typed Config overrides (ConfigError when malformed)."""
-    out: dict = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE with a Config field name")
-        out[name] = _parse_value(name, text, f"--set {item!r}")
-    return out
 
 
 def _check_csv_path(path: str) -> Path:
@@ -169,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     policies = ["random", "stop"] if args.policy == "both" else [args.policy]
     rows = []
     try:  # every input is checked before the first (slow) evaluation
-        extra = _parse_overrides(args.set)
+        extra = parse_set(args.set)
         if args.over:
-            values = [_parse_value(args.over, v, f"--over {args.over}") for v in args.values]
+            values = [parse_value(args.over, v, f"--over {args.over}") for v in args.values]
         else:
             values = [None]
         for v in values:
