@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from glamor_mini.utils import atomic_write_bytes, atomic_write_text
+from glamor_mini.utils import atomic_write_text
 
 CKPT_FORMAT = "glamor-mini/ckpt/2"
 
@@ -155,6 +155,7 @@ class RunDir:
         self.progress_csv = self.path / "progress.csv"
         self.eval_json = self.path / "eval.json"
         self._writer = None
+        self._last_step: int | None = None  # last step in progress.csv, once read
 
     # ------------------------------------------------------------------ before anything is written
     def check_usable(self) -> None:
@@ -240,6 +241,7 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.config_json, json.dumps(cfg_dict, indent=2) + "\n")
         self._truncate_progress(agent_steps)
+        self._last_step = None
         self._purge_step = agent_steps + 1 if agent_steps > 0 else 0
 
     def _truncate_progress(self, agent_steps: int) -> None:
@@ -260,11 +262,15 @@ class RunDir:
             atomic_write_text(path, "\n".join(lines) + "\n")
 
     def last_logged_step(self) -> int:
-        if not self.progress_csv.exists():
-            return -1
-        with self.progress_csv.open() as fh:
-            rows = list(csv.DictReader(fh))
-        return int(float(rows[-1]["agent_steps"])) if rows else -1
+        """The last step in progress.csv (read once, then tracked as rows are written)."""
+        if self._last_step is None:
+            self._last_step = -1
+            if self.progress_csv.exists():
+                with self.progress_csv.open() as fh:
+                    rows = list(csv.DictReader(fh))
+                if rows:
+                    self._last_step = int(float(rows[-1]["agent_steps"]))
+        return self._last_step
 
     def log_row(self, row: dict[str, Any]) -> None:
         """Append a row to progress.csv and TensorBoard (a row at an already-logged step is
@@ -278,6 +284,7 @@ class RunDir:
                     w.writeheader()
                 w.writerow(row)
                 fh.flush()
+            self._last_step = step
         tb = self._tb()
         for k, v in row.items():
             if k.startswith("eval_"):
@@ -477,7 +484,6 @@ __all__ = [
     "RESUMABLE_FIELDS",
     "RunDir",
     "RunDirError",
-    "atomic_write_bytes",
     "config_diff",
     "file_sha256",
     "generator_states",

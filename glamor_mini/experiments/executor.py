@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,10 +273,6 @@ def run_status(job: Job, d: Path) -> str:
     evals = [r["eval_goal_achievement"] for r in rows if r.get("eval_goal_achievement")]
     ev = f", last eval {float(evals[-1]):.3f}" if evals else ""
     return f"{text}: step {last['agent_steps']}/{job.cfg.total_steps}{ev}"
-
-
-def format_exception(err: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(err), err)).strip()
 
 
 __all__ = ["BACKENDS", "Job", "JobReport", "execute", "run_job", "run_status", "start_ray"]
