@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import glamor_mini.policies as policies
-from glamor_mini.config import make_config
+from glamor_mini.config import make_config, parse_set
 from glamor_mini.rollout import Collector
 from glamor_mini.train import Trainer, train
 
@@ -191,11 +191,12 @@ def main() -> None:
     p.add_argument(
         "--layouts", nargs="+", default=[], help="run the preset on these layouts instead"
     )
+    p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="overrides")
     args = p.parse_args()
     if args.replot:
         plot_curve(Path(args.replot))
         return
-    extra: dict = {}
+    extra: dict = parse_set(args.set)
     if args.eval_every:
         extra["eval_every"] = args.eval_every
     if args.quick:

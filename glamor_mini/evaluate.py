@@ -9,7 +9,7 @@ shortest-path number of steps, and `mean_extra_steps` the steps beyond it (over 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -126,3 +126,23 @@ def evaluate(
         final_frames=ep.final_frames,
         achieved=ok,
     )
+
+
+def eval_row(result: EvalResult) -> dict:
+    """The eval_* columns of progress.csv for one evaluation."""
+    row: dict = {"eval_goal_achievement": result.goal_achievement}
+    if result.optimal_path_rate is not None:
+        row["eval_optimal_path_rate"] = result.optimal_path_rate
+    if result.mean_extra_steps is not None:
+        row["eval_mean_extra_steps"] = round(result.mean_extra_steps, 3)
+    if result.achievement_beyond_start is not None:
+        row["eval_beyond_start"] = round(result.achievement_beyond_start, 4)
+    return row
+
+
+def eval_from_json(ev: dict) -> EvalResult | None:
+    """An EvalResult rebuilt from eval.json (arrays such as final frames are not saved)."""
+    if not ev:
+        return None
+    names = {f.name for f in fields(EvalResult)} - {"final_frames", "achieved"}
+    return EvalResult(**{k: v for k, v in ev.items() if k in names})

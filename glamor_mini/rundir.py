@@ -26,7 +26,9 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -410,6 +412,52 @@ def restore_generators(
             f"{g.device.type}; it was re-seeded (results stay seeded but differ from an "
             "uninterrupted run)"
         )
+
+
+def capture_rngs(gens: dict[str, torch.Generator], numpy_rngs: dict[str, Any]) -> dict:
+    """Every random stream of a run, for its checkpoint: the torch generators (tagged with their
+    device), torch's global generator and the numpy generators."""
+    return {
+        "generators": generator_states(gens),
+        "torch": torch.get_rng_state(),
+        "numpy": {k: r.bit_generator.state for k, r in numpy_rngs.items()},
+    }
+
+
+def restore_rngs(
+    rng: dict, gens: dict[str, torch.Generator], numpy_rngs: dict[str, Any], reseed: int, warn=print
+) -> None:
+    """The inverse of `capture_rngs` (also reads checkpoint format 1, which kept the generators
+    under "torch")."""
+    saved = rng.get("generators", rng.get("torch", {}))
+    restore_generators(gens, saved, reseed=reseed, warn=warn)
+    global_state = rng["torch"]
+    if isinstance(global_state, dict):  # format 1
+        global_state = global_state["torch"]
+    torch.set_rng_state(global_state)
+    for name, r in numpy_rngs.items():
+        if name in rng["numpy"]:
+            r.bit_generator.state = rng["numpy"][name]
+
+
+class sigterm_as_interrupt:
+    """Within the block, SIGTERM (what clusters and Ray send on preemption) raises
+    KeyboardInterrupt, so it writes a checkpoint like Ctrl-C. Main thread only."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
 
 
 # ---------------------------------------------------------------------------------- console

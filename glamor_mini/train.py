@@ -17,14 +17,12 @@ reproducible but not bit-identical to an uninterrupted run).
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,7 +33,7 @@ from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offs
 from glamor_mini.artefacts import write_eval_artefacts
 from glamor_mini.config import Config
 from glamor_mini.envs import make_task
-from glamor_mini.evaluate import EvalResult, evaluate
+from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row, evaluate
 from glamor_mini.policies import EpsilonGreedy, LinearSchedule, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
 from glamor_mini.rollout import Collector
@@ -46,9 +44,10 @@ from glamor_mini.rundir import (
     ConsoleLog,
     RunDir,
     RunDirError,  # noqa: F401  (re-exported for callers)
-    generator_states,
+    capture_rngs,
     provenance,
-    restore_generators,
+    restore_rngs,
+    sigterm_as_interrupt,
 )
 from glamor_mini.utils import resolve_device, seed_everything
 
@@ -165,11 +164,7 @@ class Trainer:
                 "episodes": self.collector.episodes,
                 "wall_seconds": self.wall_seconds,
             },
-            "rng": {
-                "generators": generator_states(gens),
-                "torch": torch.get_rng_state(),
-                "numpy": {k: r.bit_generator.state for k, r in self._numpy_rngs().items()},
-            },
+            "rng": capture_rngs(gens, self._numpy_rngs()),
             "replay": self.replay.state_dict() if cfg.save_replay else None,
         }
 
@@ -186,17 +181,9 @@ class Trainer:
         self.agent_steps, self.updates = int(c["agent_steps"]), int(c["updates"])
         self.collector.episodes = int(c["episodes"])
         self.wall_before = float(c["wall_seconds"])
-        rng = state["rng"]
         gens = {**self.agent.generators, "replay": self.replay.generator}
-        saved = rng.get("generators", rng.get("torch", {}))  # format 1 kept them under "torch"
-        restore_generators(gens, saved, reseed=self.cfg.seed + self.agent_steps, warn=self.note)
-        global_state = rng["torch"]
-        if isinstance(global_state, dict):  # format 1
-            global_state = global_state["torch"]
-        torch.set_rng_state(global_state)
-        for name, r in self._numpy_rngs().items():
-            if name in rng["numpy"]:
-                r.bit_generator.state = rng["numpy"][name]
+        reseed = self.cfg.seed + self.agent_steps
+        restore_rngs(state["rng"], gens, self._numpy_rngs(), reseed, warn=self.note)
         if state.get("replay") is not None:
             self.replay.load_state_dict(state["replay"])
 
@@ -219,23 +206,9 @@ class Trainer:
         self._stats.append(self.agent.update(self.agent.sample(self.replay, self.cfg.batch_size)))
         self.updates += 1
 
-    def lr_scale(self) -> float:
-        """1 until lr_decay_from * total_steps, then linear to lr_final / lr at total_steps
-        (1 throughout when lr_final = 0). A function of agent_steps, so resuming continues it."""
-        cfg = self.cfg
-        if cfg.lr_final <= 0:
-            return 1.0
-        start = cfg.lr_decay_from * cfg.total_steps
-        frac = min(max((self.agent_steps - start) / max(cfg.total_steps - start, 1.0), 0.0), 1.0)
-        return 1.0 + frac * (cfg.lr_final / cfg.lr - 1.0)
-
     def set_learning_rate(self) -> None:
-        """Scale every optimiser of the agent by `lr_scale` (relative to each group's own lr)."""
-        scale = self.lr_scale()
-        for opt in self.agent.optimizers().values():
-            for group in opt.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-                group["lr"] = group["initial_lr"] * scale
+        """The lr schedule (Config.lr_scale) at the current agent step."""
+        self.agent.set_lr_scale(self.cfg.lr_scale(self.agent_steps))
 
     def run_eval(self) -> EvalResult:
         self.agent.train_mode(False)
@@ -307,7 +280,7 @@ class Trainer:
             print(f"warning: {line}", file=sys.stderr, flush=True)
         eval_at = -1
         last_t, last_steps = time.perf_counter(), self.agent_steps
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             try:
                 while self.agent_steps < cfg.total_steps:
                     if isinstance(self.policy, EpsilonGreedy):
@@ -384,46 +357,6 @@ class Trainer:
         write_eval_artefacts(
             self.run_dir, self.task, result, self.eval_goals, self.agent, self.cfg.seed
         )
-
-
-def eval_row(result: EvalResult) -> dict:
-    """The eval_* columns of progress.csv for one evaluation."""
-    row: dict = {"eval_goal_achievement": result.goal_achievement}
-    if result.optimal_path_rate is not None:
-        row["eval_optimal_path_rate"] = result.optimal_path_rate
-    if result.mean_extra_steps is not None:
-        row["eval_mean_extra_steps"] = round(result.mean_extra_steps, 3)
-    if result.achievement_beyond_start is not None:
-        row["eval_beyond_start"] = round(result.achievement_beyond_start, 4)
-    return row
-
-
-def eval_from_json(ev: dict) -> EvalResult | None:
-    """An EvalResult rebuilt from eval.json (arrays such as final frames are not saved)."""
-    if not ev:
-        return None
-    names = {f.name for f in fields(EvalResult)} - {"final_frames", "achieved"}
-    return EvalResult(**{k: v for k, v in ev.items() if k in names})
-
-
-class _sigterm_as_interrupt:
-    """Within the block, SIGTERM (what clusters and Ray send on preemption) raises
-    KeyboardInterrupt, so it writes a checkpoint like Ctrl-C. Main thread only."""
-
-    def __enter__(self):
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGTERM, self._raise)
-        return self
-
-    @staticmethod
-    def _raise(signum, frame):
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
-        return False
 
 
 def _crossed(before: int, after: int, every: int) -> bool:
