@@ -106,6 +106,7 @@ def test_a_generator_on_another_device_is_a_clear_error():
 
 # ----------------------------------------------------------------------------------- sync budget
 
+
 def count_syncs(fn) -> int:
     with HostReadCounter() as counter:
         fn()

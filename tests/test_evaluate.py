@@ -114,3 +114,29 @@ def test_a_policy_that_never_stops_acts_until_T(task):
     assert res.goal_achievement < 0.2
     # an episode counts as optimal only with steps == shortest: never, at T = 10 > max distance 6
     assert res.optimal_path_rate == 0.0
+
+
+class _EndsAfter:
+    """An env that ends every episode by itself after `n` steps (an Atari game over)."""
+
+    def __init__(self, env, n):
+        self.env, self.n, self.t = env, n, 0
+
+    def reset(self, seed=None):
+        self.t = 0
+        return self.env.reset(seed=seed)
+
+    def step(self, action):
+        self.t += 1
+        frame, labels, _ = self.env.step(action)
+        return frame, labels, self.t >= self.n
+
+
+def test_an_episode_the_env_ends_is_not_an_early_stop(task, monkeypatch):
+    """early_stop_rate counts the agent's own END, not every episode shorter than T (the
+    mutation `stopped = steps < T` passes on the grid, whose env never ends an episode)."""
+    make = task.make_env
+    monkeypatch.setattr(task, "make_env", lambda: _EndsAfter(make(), 3))
+    res = run(task, UniformRandomPolicy(task.n_actions, seed=0))
+    assert all(g["mean_steps"] == 3 for g in res.per_goal)
+    assert res.early_stop_rate == 0.0

@@ -156,9 +156,7 @@ def test_every_cited_markdown_file_is_in_the_repo():
     assert any(name == "docs/atari.md" for _, name in cited)
     generated = {"table1.md"}  # written by `run table1` into its output folder, not a doc
     missing = [
-        (str(f), name)
-        for f, name in cited
-        if not (ROOT / name).is_file() and name not in generated
+        (str(f), name) for f, name in cited if not (ROOT / name).is_file() and name not in generated
     ]
     assert missing == [], f"cited but not in the repo: {missing}"
 

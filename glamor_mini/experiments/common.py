@@ -29,6 +29,7 @@ from glamor_mini.config import Config, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
 from glamor_mini.rundir import CheckpointError, read_checkpoint
+from glamor_mini.utils import resolve_device
 
 RUNS_ROOT = Path("runs/experiments")
 """Default root of the experiments' run directories (ignored by git)."""
@@ -129,8 +130,9 @@ class LoadedRun:
     run_dir: Path
 
 
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
-    """Rebuild the task and model of a run directory from its ckpt.pt (model in eval mode)."""
+def load_run(run_dir: str | Path, device: str | torch.device = "auto") -> LoadedRun:
+    """Rebuild the task and model of a run directory from its ckpt.pt (model in eval mode), on
+    `device` ('auto': CUDA when present, so a sweep on a GPU box evaluates there)."""
     run_dir = Path(run_dir)
     path = run_dir / "ckpt.pt"
     if not path.is_file():
@@ -156,7 +158,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> LoadedR
     task = make_task(cfg)
     model = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions)
     model.load_state_dict(state["agent"]["modules"]["model"])
-    model.to(device).eval()
+    model.to(resolve_device(str(device))).eval()
     return LoadedRun(cfg, task, model, run_dir)
 
 
