@@ -65,6 +65,7 @@ def test_the_user_is_told_what_was_chosen(capsys):
     cfg = make_config("gridworld", layout="four-rooms")
     line = capsys.readouterr().out
     assert f"horizon T = {cfg.horizon}" in line and "16 moves" in line
+    assert "interior walls" in line  # and that the preset was not tuned for them
     make_config("gridworld")  # the demo's own room: T = 10, nothing to say
     assert capsys.readouterr().out == ""
 
