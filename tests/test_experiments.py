@@ -92,6 +92,19 @@ def test_sweep_rejects_duplicate_names(tmp_path):
         run_sweep([spec, spec], tmp_path, progress=False)
 
 
+def test_a_finished_run_with_other_settings_is_refused_not_reused(sweep_root):
+    """After a preset changes, the run under a sweep's name holds the old settings: reusing its
+    eval.json would report the old model as the new one."""
+    root, _ = sweep_root
+    changed = RunSpec("s-seed0", tiny(0).replace(lstm_hidden=7), "tiny")
+    with pytest.raises(ValueError, match=r"lstm_hidden: \d+ -> 7.*delete .*s-seed0"):
+        run_sweep([changed], root, progress=False, dry_run=True)
+    from glamor_mini.experiments.executor import Job, execute  # what table1 runs through
+
+    with pytest.raises(ValueError, match=r"lstm_hidden: \d+ -> 7"):
+        execute([Job("s-seed0", changed.cfg)], root, backend="serial", progress=False)
+
+
 def test_load_run_restores_the_checkpoint_weights(sweep_root):
     root, _ = sweep_root
     run = load_run(root / "s-seed0")

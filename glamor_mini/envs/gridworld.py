@@ -59,7 +59,7 @@ def resolve_horizon(layout: str | Path | gridworld.Layout, horizon: int) -> tupl
         if lay.walls[1:-1, 1:-1].any():  # walls inside the border: the preset was not made for it
             notes.append(
                 "note: the gridworld preset's budget was tuned on the empty room; on layouts with "
-                "interior walls it reached only 0.26-0.63 of the goals (README, 'Other layouts')"
+                "interior walls it reached only 0.19-0.63 of the goals (README, 'Other layouts')"
             )
     elif horizon < ecc:
         dist = gridworld.distance_map(lay, lay.start)

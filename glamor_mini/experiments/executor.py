@@ -61,6 +61,21 @@ def is_done(job: Job, run_dir: Path) -> bool:
     return (run_dir / marker).is_file()
 
 
+def check_same_config(run_dir: Path, cfg) -> None:
+    """Jobs reuse a finished run by its directory name; refuse one trained with other settings
+    (e.g. after a preset changed) instead of reporting its numbers as this job's."""
+    from glamor_mini.config import Config
+    from glamor_mini.rundir import RunDir, RunDirError
+
+    try:
+        RunDir(run_dir).check_same_experiment(cfg.to_dict(), {}, None, defaults=Config().to_dict())
+    except RunDirError as err:
+        raise ValueError(
+            f"{err}. Finished runs are reused by name: delete {run_dir} to retrain it, or "
+            "choose another root"
+        ) from None
+
+
 # ---------------------------------------------------------------------------------- the job
 def run_job(kind: str, cfg_dict: dict, run_dir: str) -> dict:
     """Execute one job (in a Ray worker or in this process); returns its summary."""
@@ -125,6 +140,7 @@ def execute(
     reports, todo = [], []
     for job in jobs:
         d = root / job.name
+        check_same_config(d, job.cfg)
         if is_done(job, d):
             reports.append(JobReport(job, d, "finished", _read_summary(job, d)))
         else:
