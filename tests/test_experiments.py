@@ -30,6 +30,7 @@ from glamor_mini.experiments.common import (
     run_sweep,
     write_csv,
 )
+from glamor_mini.experiments.executor import Job, execute
 from glamor_mini.run import main
 
 
@@ -99,10 +100,8 @@ def test_a_finished_run_with_other_settings_is_refused_not_reused(sweep_root):
     changed = RunSpec("s-seed0", tiny(0).replace(lstm_hidden=7), "tiny")
     with pytest.raises(ValueError, match=r"lstm_hidden: \d+ -> 7.*delete .*s-seed0"):
         run_sweep([changed], root, progress=False, dry_run=True)
-    from glamor_mini.experiments.executor import Job, execute  # what table1 runs through
-
     with pytest.raises(ValueError, match=r"lstm_hidden: \d+ -> 7"):
-        execute([Job("s-seed0", changed.cfg)], root, backend="serial", progress=False)
+        execute([Job("s-seed0", changed.cfg)], root, backend="serial", progress=False)  # table1
 
 
 def test_load_run_restores_the_checkpoint_weights(sweep_root):
