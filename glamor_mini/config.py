@@ -47,7 +47,7 @@ class Config:
     discern_beta: float = 4.0
     """DISCERN only: inverse temperature beta of the softmax over cosines; 0 means K + 1 (the
     DISCERN paper's value as recalled). xi's loss settles the goal's margin over other states at
-    a few nats of logit, so r_T's contrast is about 3.5 / beta: K + 1 = 32 leaves r_T ~ 0.9 on
+    a few nats of logit, so r_T's contrast is about 3.7 / beta: K + 1 = 32 leaves r_T ~ 0.9 on
     every cell of the 7x7 grid (README, DISCERN departures)."""
     discern_relabel: float = 0.5
     """DISCERN only: share of sampled transitions whose goal becomes their final frame (HER)."""

@@ -86,7 +86,7 @@ def test_the_reward_separates_the_49_cells_while_the_policy_is_still_random():
     # The gridworld preset's DISCERN settings on the 7x7 room, data from the uniform policy with
     # uniform commanded goals (what the agent sees before it reaches any goal). On such pairs
     # L_xi wants a uniform discriminator, which pulls the cosines of different cells together;
-    # the reward's contrast is ~3.5 / beta. Caught: discern_beta = 0.0 (beta = K + 1 = 32) as
+    # the reward's contrast is ~3.7 / beta. Caught: discern_beta = 0.0 (beta = K + 1 = 32) as
     # the default -> off-diagonal r_T 0.88-0.90 (seeds 0-2), the 7x7 grid stuck at its floor.
     torch.set_num_threads(1)
     task = GridWorldTask("empty-7x7", horizon=10)

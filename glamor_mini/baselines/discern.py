@@ -27,8 +27,8 @@ Three parts, trained together by `DiscernAgent.update` on batches drawn from the
    beta sets the reward's contrast. L_xi prices cosines in logits (beta * cosine), and on the
    commanded pairs of a policy that does not yet reach its goals the best discriminator is
    uniform, which pulls the cosines between different states together; xi settles where the
-   goal's margin over other states is a few nats of logit, i.e. a cosine gap of ~3.5 / beta.
-   r_T reads the raw cosine, so it separates "reached" from "missed" by ~3.5 / beta: with
+   goal's margin over other states is a few nats of logit, i.e. a cosine gap of ~3.7 / beta.
+   r_T reads the raw cosine, so it separates "reached" from "missed" by ~3.7 / beta: with
    beta = K + 1 = 32, r_T ~ 0.9 on every cell of the 7x7 grid and Q learns nothing (README).
 
    With `discern_xi_hindsight` (default) xi also learns from the relabelled pairs (s_T, g = s_T),
