@@ -82,6 +82,29 @@ def test_reward_model_ranks_the_true_goal_far_above_chance():
     assert r.diagonal().min() > off.mean() + 0.3
 
 
+def test_the_reward_separates_the_49_cells_while_the_policy_is_still_random():
+    # The gridworld preset's DISCERN settings on the 7x7 room, data from the uniform policy with
+    # uniform commanded goals (what the agent sees before it reaches any goal). On such pairs
+    # L_xi wants a uniform discriminator, which pulls the cosines of different cells together;
+    # the reward's contrast is ~3.7 / beta. Caught: discern_beta = 0.0 (beta = K + 1 = 32) as
+    # the default -> off-diagonal r_T 0.88-0.90 (seeds 0-2), the 7x7 grid stuck at its floor.
+    torch.set_num_threads(1)
+    task = GridWorldTask("empty-7x7", horizon=10)
+    cfg = make_config("gridworld", algo="discern")
+    agent = build_agent(cfg, task, task.train_goals(), CPU)
+    rb = fill_replay(task, 300)
+    for _ in range(400):
+        stats = agent.update(agent.sample(rb, 64))
+    goals = torch.from_numpy(task.train_goals().frames)
+    G = len(goals)
+    r = agent.final_reward(goals.repeat_interleave(G, 0), goals.repeat(G, 1, 1, 1)).view(G, G)
+    off = r[~torch.eye(G, dtype=torch.bool)]
+    assert r.diagonal().min() > 0.999  # a goal relabelled with the own final frame: r_T = 1
+    assert off.mean() < 0.75, float(off.mean())  # 0.42-0.61 with beta = 4 (seeds 0-2)
+    # the logged diagnostic reads the same off-diagonal, from one batch's decoys
+    assert abs(float(stats["reward_decoy"]) - float(off.mean())) < 0.15
+
+
 def test_xi_loss_never_reaches_the_q_network():
     agent, task = make_agent(TINY, 4)
     batch = agent.sample(fill_replay(task, 20), 32)

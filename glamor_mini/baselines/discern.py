@@ -22,7 +22,14 @@ Three parts, trained together by `DiscernAgent.update` on batches drawn from the
    given the trajectory's final frame s_T:
 
        L_xi = CE( beta [xi(s_T).xi(g), xi(s_T).xi(d_1), .., xi(s_T).xi(d_K)], class 0 ),
-       beta = K + 1 by default; decoys equal to g are masked out.
+       decoys equal to g are masked out; beta = 4 (`discern_beta`; 0 gives K + 1).
+
+   beta sets the reward's contrast. L_xi prices cosines in logits (beta * cosine), and on the
+   commanded pairs of a policy that does not yet reach its goals the best discriminator is
+   uniform, which pulls the cosines between different states together; xi settles where the
+   goal's margin over other states is a few nats of logit, i.e. a cosine gap of ~3.7 / beta.
+   r_T reads the raw cosine, so it separates "reached" from "missed" by ~3.7 / beta: with
+   beta = K + 1 = 32, r_T ~ 0.9 on every cell of the 7x7 grid and Q learns nothing (README).
 
    With `discern_xi_hindsight` (default) xi also learns from the relabelled pairs (s_T, g = s_T),
    i.e. to tell states apart. From commanded pairs alone xi collapses while the policy is still
@@ -288,11 +295,14 @@ class DiscernAgent(Agent):
         """r_T = max(0, xi(s_T) . xi(g)): final, goal (B, c, H, W) uint8 -> (B,) in [0, 1]."""
         return (self.embed(final) * self.embed(goal)).sum(dim=1).clamp(min=0.0)
 
-    def discriminator_loss(self, batch: DiscernBatch) -> tuple[Tensor, Tensor]:
+    def discriminator_loss(self, batch: DiscernBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """Cross-entropy of picking the row's goal among the K decoys from the final frame,
         logits beta * cosine; decoys that are the goal itself are masked out. Rows whose goal
         was relabelled (goal = their own final frame) take part when discern_xi_hindsight is
-        on. -> (loss, top-1 accuracy over the commanded rows), scalars."""
+        on. -> (loss, stats), scalars; stats: xi_accuracy, top-1 over the commanded rows (at
+        chance while the policy is random, whatever xi is), and reward_decoy, the mean r_T of
+        a final frame for the decoys that are other states (the reward matrix's off-diagonal;
+        r_T = 1 on the diagonal: their gap is the reward's contrast)."""
         commanded = batch.goal_idx >= 0
         rows = torch.ones_like(commanded) if self.xi_hindsight else commanded
         z_s = self.embed(batch.final)  # (B, E)
@@ -306,7 +316,9 @@ class DiscernAgent(Agent):
         loss = (ce * w).sum() / w.sum().clamp(min=1.0)
         wc = commanded.float()
         acc = ((logits.argmax(dim=1) == 0).float() * wc).sum() / wc.sum().clamp(min=1.0)
-        return loss, acc
+        other = (_fingerprint(batch.final).view(-1, 1) != _fingerprint(batch.decoys)).float()
+        r_decoy = (neg.detach().float().clamp(min=0.0) * other).sum() / other.sum().clamp(min=1.0)
+        return loss, {"xi_accuracy": acc.detach(), "reward_decoy": r_decoy}
 
     # -------------------------------------------------------------- Q-learning
     @torch.no_grad()
@@ -324,7 +336,7 @@ class DiscernAgent(Agent):
         """One xi step (discriminator) and one Q step; copies Q to the target every
         discern_target_period updates."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            xi_loss, xi_acc = self.discriminator_loss(batch)
+            xi_loss, xi_stats = self.discriminator_loss(batch)
         reward = self.final_reward(batch.final, batch.goal)
         y = self.q_targets(batch, reward)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
@@ -355,9 +367,10 @@ class DiscernAgent(Agent):
             "loss": total.detach(),
             "q_loss": q_loss.detach(),
             "reward_loss": xi_loss.detach(),
-            "xi_accuracy": xi_acc.detach(),
+            "xi_accuracy": xi_stats["xi_accuracy"],
             "q_mean": q.detach().mean(),
             "reward_commanded": (reward * cmd).sum() / cmd.sum().clamp(min=1.0),
+            "reward_decoy": xi_stats["reward_decoy"],
         }
 
 

@@ -39,10 +39,6 @@ from glamor_mini.experiments.common import (
 
 NAME = "baselines"
 ALGOS = {"glamor": "GLAMOR", "gcsl": "GCSL", "discern": "DISCERN"}
-DISCERN_GRID = dict(discern_target_period=100)
-"""DISCERN's one grid-world change: the target network is copied every 100 updates (its default
-500 would copy it only a few times within these budgets). Applied to every run (only DISCERN
-reads it)."""
 SCALES: dict[str, dict[str, Any]] = {
     # the gridworld preset's budget, as in the GLAMOR vs GCSL comparison (README)
     "full": dict(total_steps=40_000, eval_every=5_000),
@@ -66,7 +62,7 @@ SCALES: dict[str, dict[str, Any]] = {
 def specs(scale: str = "full", seeds: list[int] | None = None) -> list[RunSpec]:
     """One RunSpec per (algorithm, seed), identical but for `algo`."""
     seeds = [0, 1, 2] if seeds is None else list(seeds)
-    over = {**SCALES[check_scale(scale)], **DISCERN_GRID}
+    over = SCALES[check_scale(scale)]
     return [
         RunSpec(f"{algo}-{scale}-seed{s}", base_config(seed=s, algo=algo, **over), label)
         for algo, label in ALGOS.items()
