@@ -22,7 +22,10 @@ Prints every number and writes OUT_DIR/gpu_bench.json:
 --quick: a tiny model, T = 8, a few steps of everything (about a minute on a CPU); the test
 suite runs `--device cpu --quick` so the script cannot rot (on a machine without a GPU, `make bench`
 gets that mode too). OUT_DIR defaults to runs/bench_gpu. Sections that need ale-py are
-reported as skipped when it is missing.
+reported as skipped when it is missing. Without a GPU, a per-run cost estimate at the paper's sizes:
+
+    python bench/gpu.py OUT --device cpu --paper-on-cpu --sections updates collection \
+        --update-steps 3 --collect-seconds 20
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ FRAME = (1, 104, 80)  # an Atari frame after the suite's preprocessing
 STACK = 4
 
 
-def sizes(quick: bool) -> SimpleNamespace:
+def sizes(quick: bool, update_steps: int = 0) -> SimpleNamespace:
     """The paper's sizes (the `atari` preset), or tiny ones for --quick."""
     cfg = make_config("atari-debug" if quick else "atari")
     return SimpleNamespace(
@@ -71,7 +74,7 @@ def sizes(quick: bool) -> SimpleNamespace:
         batch=8 if quick else cfg.batch_size,
         plan_ns=(8, 16, 32) if quick else (50, 200, 1000),
         n_actions=18,
-        update_steps=3 if quick else 30,
+        update_steps=update_steps or (3 if quick else 30),
         plan_repeats=2 if quick else 5,
         phase_steps=12 if quick else None,
     )
@@ -378,6 +381,9 @@ def device_info(device: torch.device) -> dict:
     return info
 
 
+SECTIONS = ("planner", "updates", "collection", "run")
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -389,16 +395,29 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--collect-seconds", type=float, default=30.0, help="per collection mode")
     p.add_argument("--envs", type=int, default=0, help="K envs (default: cores - 1)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    p.add_argument(
+        "--sections",
+        nargs="+",
+        default=list(SECTIONS),
+        choices=list(SECTIONS),
+        help="which parts to run (default: all)",
+    )
+    p.add_argument(
+        "--paper-on-cpu",
+        action="store_true",
+        help="run the paper's sizes on a CPU (slow: for a per-run cost estimate without a GPU)",
+    )
+    p.add_argument("--update-steps", type=int, default=0, help="timed updates (default 30)")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
         enable_tf32()
-    if device.type == "cpu" and not args.quick:
+    if device.type == "cpu" and not args.quick and not args.paper_on_cpu:
         print("no GPU: running the CPU smoke mode (--quick); paper sizes need a GPU")
         args.quick = True
-    s = sizes(args.quick)
+    s = sizes(args.quick, args.update_steps)
     k = args.envs or max(1, (os.cpu_count() or 2) - 1)
     if args.quick:
         k = min(k, 2)
@@ -410,6 +429,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("collection", lambda: section_collection(s, device, args.collect_seconds, k)),
         ("run", lambda: section_run(s, device, args.seconds, k)),
     ]
+    sections = [(n, fn) for n, fn in sections if n in args.sections]
     failed = False
     for name, fn in sections:
         t0 = time.perf_counter()
