@@ -10,7 +10,8 @@ size of the wandering can be compared with the margin.
     python -m glamor_mini.run gridworld --seed 1 --out runs/demo-seed1   # constant lr
     python bench/demo_stop_noise.py runs/demo-seed1 --lr 1e-3 3e-4 1e-4
 
-The run directory is copied; nothing in it changes. Prints numbers; asserts nothing.
+The run directory is copied; nothing in it changes. Prints numbers; asserts nothing. A diagnostic
+that needs a run directory, so `make bench` does not run it.
 """
 
 from __future__ import annotations
