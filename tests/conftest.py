@@ -1,9 +1,11 @@
-"""Shared fixtures: the tiny 3x3 grid that a correct learner must solve within a test budget."""
+"""Shared fixtures: the tiny 3x3 grid that a correct learner must solve within a test budget, and
+the check that an env suite's worker-process vector env steps like its in-process one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from glamor_mini.config import Config, make_config
@@ -37,3 +39,30 @@ def tiny_grid_config(tiny_layout) -> Callable[..., Config]:
         return make_config("debug", **{**budget, **overrides})
 
     return make
+
+
+@pytest.fixture
+def workers_match_serial(monkeypatch) -> Callable[..., None]:
+    """check(task, actions, steps): task.make_vec_env(2) as on a 16-core machine (one worker
+    process per env) resets and steps exactly like the in-process one on this machine."""
+
+    def check(task, actions: list[int], steps: int) -> None:
+        from glamor_mini.envs import vec as vec_module
+
+        serial = task.make_vec_env(2, seed=1)
+        monkeypatch.setattr(vec_module.os, "cpu_count", lambda: 16)
+        workers = task.make_vec_env(2, seed=1)
+        assert isinstance(serial, vec_module.SerialVecEnv)
+        assert isinstance(workers, vec_module.SubprocVecEnv)
+        try:
+            out = [v.reset_slots([0, 1], [3, 4]) for v in (serial, workers)]
+            for _ in range(steps):
+                out += [v.step(np.array(actions)) for v in (serial, workers)]
+            for a, b in zip(out[0::2], out[1::2], strict=True):
+                for x, y in zip(a, b, strict=True):
+                    np.testing.assert_array_equal(x, y)
+        finally:
+            serial.close()
+            workers.close()
+
+    return check

@@ -254,26 +254,9 @@ def test_vec_env_and_gif(tmp_path):
         assert im.n_frames == 2 and im.size == ((80 * 2 + 4) * 3, 104 * 3)
 
 
-def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(monkeypatch):
+def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(workers_match_serial):
     """Above 2 cores the envs run in worker processes; same seeds, same frames and labels."""
-    from glamor_mini.envs import vec as vec_module
-
-    task = small_task(None)
-    serial = task.make_vec_env(2, seed=1)
-    monkeypatch.setattr(vec_module.os, "cpu_count", lambda: 16)
-    workers = task.make_vec_env(2, seed=1)
-    assert isinstance(serial, vec_module.SerialVecEnv)
-    assert isinstance(workers, vec_module.SubprocVecEnv)
-    try:
-        out = [v.reset_slots([0, 1], [3, 4]) for v in (serial, workers)]
-        for _ in range(3):
-            out += [v.step(np.array([UP, DOWN])) for v in (serial, workers)]
-        for a, b in zip(out[0::2], out[1::2], strict=True):
-            for x, y in zip(a, b, strict=True):
-                np.testing.assert_array_equal(x, y)
-    finally:
-        serial.close()
-        workers.close()
+    workers_match_serial(small_task(None), [UP, DOWN], steps=3)
 
 
 def test_atari_debug_runs_end_to_end_via_cli(tmp_path, capsys):

@@ -178,27 +178,10 @@ def test_vec_env_in_process_for_one_env():
     vec.close()
 
 
-def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(monkeypatch):
+def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(workers_match_serial):
     """Above 2 cores each env runs in a worker process that rebuilds the task from the config's
     fields (a crash there once stopped every DMC run on a many-core GPU box)."""
-    from glamor_mini.envs import vec as vec_module
-
-    task = make_task(make_config("dmc-debug", goal_dir=""))
-    serial = task.make_vec_env(2, seed=1)
-    monkeypatch.setattr(vec_module.os, "cpu_count", lambda: 16)
-    workers = task.make_vec_env(2, seed=1)
-    assert isinstance(serial, vec_module.SerialVecEnv)
-    assert isinstance(workers, vec_module.SubprocVecEnv)
-    try:
-        out = [v.reset_slots([0, 1], [3, 4]) for v in (serial, workers)]
-        for _ in range(2):
-            out += [v.step(np.array([0, 1])) for v in (serial, workers)]
-        for a, b in zip(out[0::2], out[1::2], strict=True):
-            for x, y in zip(a, b, strict=True):
-                np.testing.assert_array_equal(x, y)
-    finally:
-        serial.close()
-        workers.close()
+    workers_match_serial(make_task(make_config("dmc-debug", goal_dir="")), [0, 1], steps=2)
 
 
 def test_unusable_gl_backend_is_a_clear_error():
