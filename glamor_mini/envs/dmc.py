@@ -330,8 +330,7 @@ def task_from_config(cfg) -> DmcTask:
         n_eval_goals=cfg.n_eval_goals,
         goal_dir=cfg.goal_dir,
         seed=cfg.seed,
-        # a Config, or (in a worker process, envs.vec.env_from_config) a namespace of its fields
-        cfg_dict=cfg.to_dict() if hasattr(cfg, "to_dict") else dict(vars(cfg)),
+        cfg_dict=cfg.to_dict(),
         range_rollouts=cfg.range_rollouts,
         eval_goal_rollouts=cfg.eval_goal_rollouts,
         train_goal_rollouts=cfg.train_goal_rollouts,
