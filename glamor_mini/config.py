@@ -97,7 +97,8 @@ class Config:
 
     # ------------------------------------------------------------ model (§4.2)
     encoder: str = "impala"
-    """Observation encoder: 'mlp' (small grid observations) or 'impala' (IMPALA 'large' ResNet)."""
+    """Observation encoder: 'mlp' (small grid observations), 'keypoint' (spatial-softmax
+    coordinates; grid layouts with interior walls) or 'impala' (IMPALA 'large' ResNet)."""
     state_size: int = 512
     """Size of the encoder output and of the (state, goal) context ('state size' in Fig. 5)."""
     impala_channels: str = "16,32,32"
@@ -608,7 +609,7 @@ def _resolve_grid_horizon(cfg: Config, announce: bool = True) -> Config:
     from glamor_mini.envs.gridworld import resolve_horizon
 
     try:
-        horizon, note = resolve_horizon(cfg.layout, cfg.horizon)
+        horizon, note = resolve_horizon(cfg.layout, cfg.horizon, cfg.encoder)
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(f"layout={cfg.layout!r}: {err}") from err
     if note is not None and announce:

@@ -121,7 +121,45 @@ class ImpalaEncoder(nn.Module):
         return self.head(self.conv(obs.float() / 255.0))
 
 
-ENCODERS: tuple[str, ...] = ("mlp", "impala")
+class KeypointEncoder(nn.Module):
+    """Two 3x3 convs -> spatial softmax -> the expected (x, y) of each of K feature maps
+    (keypoints, Levine et al. 2016) -> Linear -> ReLU -> Linear -> ReLU. For grid layouts with
+    interior walls (README, 'Other layouts').
+
+    A flattening MLP gives every pixel its own first-layer weights, so a cell the agent seldom
+    occupies keeps a nearly untrained embedding and goals there look alike to the inverse model
+    (four-rooms: it plans to (7, 3) when asked for (8, 3)). Keypoints are coordinates computed by
+    weights that every cell shares, so a rarely seen cell is encoded as well as a common one.
+
+    obs: (B, C, H, W) uint8 -> (B, state_size) float.
+    """
+
+    def __init__(
+        self, in_shape: tuple[int, int, int], state_size: int, hidden: int = 256, k: int = 16
+    ):
+        super().__init__()
+        c, h, w = in_shape
+        self.in_shape = tuple(in_shape)
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, k, 3, padding=1), nn.ReLU(), nn.Conv2d(k, k, 3, padding=1)
+        )
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        # (H*W, 2): the (x, y) of each pixel in row-major order, in [-1, 1]
+        self.register_buffer("coords", torch.stack([xs.flatten(), ys.flatten()], 1), False)
+        self.head = nn.Sequential(
+            nn.Linear(2 * k, hidden), nn.ReLU(), nn.Linear(hidden, state_size), nn.ReLU()
+        )
+
+    def keypoints(self, obs: Tensor) -> Tensor:
+        """(B, K, 2): per feature map, the (x, y) expectation under softmax over its pixels."""
+        maps = self.conv(obs.float() / 255.0).flatten(2)  # (B, K, H*W)
+        return torch.softmax(maps, dim=-1) @ self.coords
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.head(self.keypoints(obs).flatten(1))
+
+
+ENCODERS: tuple[str, ...] = ("mlp", "impala", "keypoint")
 """Observation encoders by name (Config.encoder)."""
 
 
@@ -136,7 +174,9 @@ def make_encoder(
         return MLPEncoder(in_shape, state_size, mlp_hidden)
     if kind == "impala":
         return ImpalaEncoder(in_shape, state_size, channels)
-    raise ValueError(f"encoder={kind!r} is not accepted; choose 'mlp' or 'impala'")
+    if kind == "keypoint":
+        return KeypointEncoder(in_shape, state_size, mlp_hidden)
+    raise ValueError(f"encoder={kind!r} is not accepted; choose one of {ENCODERS}")
 
 
 # ----------------------------------------------------------------------------------- sequence heads

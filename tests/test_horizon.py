@@ -66,6 +66,10 @@ def test_the_user_is_told_what_was_chosen(capsys):
     line = capsys.readouterr().out
     assert f"horizon T = {cfg.horizon}" in line and "16 moves" in line
     assert "interior walls" in line  # and that the preset was not tuned for them
+    assert "encoder=keypoint" in line  # and what does better there
+    make_config("gridworld", layout="four-rooms", encoder="keypoint")
+    line = capsys.readouterr().out
+    assert "interior walls" in line and "encoder=keypoint" not in line  # already chosen
     make_config("gridworld")  # the demo's own room: T = 10, nothing to say
     assert capsys.readouterr().out == ""
 

@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from glamor_mini.models import GlamorModel, ImpalaEncoder, MLPEncoder, sequence_tokens
+from glamor_mini.models import (
+    GlamorModel,
+    ImpalaEncoder,
+    KeypointEncoder,
+    MLPEncoder,
+    sequence_tokens,
+)
 
 
 def test_impala_encoder_on_atari_frame_stacks():
@@ -23,6 +29,40 @@ def test_mlp_encoder_shape():
         3,
         64,
     )
+
+
+def test_keypoints_are_the_coordinates_of_what_the_conv_detects():
+    """A conv that passes the agent channel (x 20) makes each keypoint the agent's own (x, y),
+    scaled to [-1, 1]. H != W, so swapping x and y, softmax over the wrong axis or 'xy' meshgrid
+    indexing all fail."""
+    h, w, k = 7, 9, 3
+    enc = KeypointEncoder((2, h, w), 8, hidden=16, k=k)
+    pick = torch.nn.Conv2d(2, k, 1, bias=False)
+    with torch.no_grad():
+        pick.weight.zero_()
+        pick.weight[:, 0] = 20.0
+    enc.conv = pick
+    obs = torch.zeros(3, 2, h, w, dtype=torch.uint8)
+    obs[:, 1, 0, :] = 255  # a wall row: ignored by the picking conv
+    cells = [(0, 0), (8, 2), (3, 6)]  # (x, y)
+    for i, (x, y) in enumerate(cells):
+        obs[i, 0, y, x] = 255
+    pts = enc.keypoints(obs)
+    assert pts.shape == (3, k, 2)
+    want = torch.tensor([[2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1] for x, y in cells])
+    assert torch.allclose(pts, want[:, None, :].expand(3, k, 2), atol=1e-4)
+    assert enc(obs).shape == (3, 8)
+
+
+def test_keypoint_model_learns_with_gradients_through_the_encoder():
+    m = GlamorModel((2, 7, 7), (2, 7, 7), 4, encoder="keypoint", state_size=16, lstm_hidden=8)
+    obs = torch.zeros(2, 2, 7, 7, dtype=torch.uint8)
+    obs[0, 0, 1, 2] = obs[1, 0, 5, 3] = 255
+    loss, _ = m.loss(obs, obs.flip(0), torch.tensor([[1, 2], [0, -1]]), torch.tensor([2, 1]))
+    loss.backward()
+    for enc in (m.obs_encoder, m.goal_encoder):
+        assert isinstance(enc, KeypointEncoder)
+        assert enc.conv[0].weight.grad is not None and enc.conv[0].weight.grad.abs().sum() > 0
 
 
 def test_pixel_model_shapes_and_goal_is_one_frame():
