@@ -599,16 +599,25 @@ def make_config(preset: str, **overrides: Any) -> Config:
         raise ConfigError(f"unknown preset {preset!r}; accepted: {sorted(PRESETS)}")
     cfg = Config().replace(**{**PRESETS[preset], **overrides})
     if cfg.suite == "gridworld" and cfg.horizon >= 0:  # derive T from the layout, or warn
-        cfg = _resolve_grid_horizon(cfg, announce=cfg.layout != "empty-7x7" or cfg.horizon != 0)
+        cfg = _resolve_grid_horizon(
+            cfg,
+            announce=cfg.layout != "empty-7x7" or cfg.horizon != 0,
+            derive_encoder=preset == "gridworld" and "encoder" not in overrides,
+        )
     return cfg.validate()
 
 
-def _resolve_grid_horizon(cfg: Config, announce: bool = True) -> Config:
+def _resolve_grid_horizon(
+    cfg: Config, announce: bool = True, derive_encoder: bool = False
+) -> Config:
     """Grid world: horizon 0 -> derived from the layout (BFS eccentricity of the start + 4); an
-    explicit horizon that puts goals out of reach is kept with a warning. Prints what it chose."""
-    from glamor_mini.envs.gridworld import resolve_horizon
+    explicit horizon that puts goals out of reach is kept with a warning. derive_encoder: the
+    encoder too ('keypoint' on layouts with interior walls, else 'mlp'). Prints what it chose."""
+    from glamor_mini.envs.gridworld import preset_encoder, resolve_horizon
 
     try:
+        if derive_encoder:
+            cfg = cfg.replace(encoder=preset_encoder(cfg.layout))
         horizon, note = resolve_horizon(cfg.layout, cfg.horizon, cfg.encoder)
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(f"layout={cfg.layout!r}: {err}") from err

@@ -66,10 +66,11 @@ def test_the_user_is_told_what_was_chosen(capsys):
     line = capsys.readouterr().out
     assert f"horizon T = {cfg.horizon}" in line and "16 moves" in line
     assert "interior walls" in line  # and that the preset was not tuned for them
-    assert "encoder=keypoint" in line  # and what does better there
-    make_config("gridworld", layout="four-rooms", encoder="keypoint")
-    line = capsys.readouterr().out
-    assert "interior walls" in line and "encoder=keypoint" not in line  # already chosen
+    assert cfg.encoder == "keypoint" and "encoder 'keypoint'" in line  # derived, and said
+    mlp = make_config("gridworld", layout="four-rooms", encoder="mlp")  # the user's choice stays
+    assert mlp.encoder == "mlp" and "encoder 'mlp'" in capsys.readouterr().out
+    assert make_config("gridworld", layout="empty-13x13").encoder == "mlp"  # an open room
+    capsys.readouterr()
     make_config("gridworld")  # the demo's own room: T = 10, nothing to say
     assert capsys.readouterr().out == ""
 
