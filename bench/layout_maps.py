@@ -12,7 +12,6 @@ Prints numbers; asserts nothing. Not part of `make bench` (it is a diagnosis, no
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import glamor_mini.rollout as rollout
 import gridworld
 from glamor_mini.config import make_config, parse_set
+from glamor_mini.experiments.common import read_csv
 from glamor_mini.train import train
 
 
@@ -43,15 +43,17 @@ def main() -> None:
         return n
 
     rollout.Collector.step = counting_step  # type: ignore[method-assign]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out or tmp)
-        res = train(cfg, out)
-        curve = [
-            (r["agent_steps"], r["eval_goal_achievement"])
-            for r in csv.DictReader(open(out / "progress.csv"))
-            if r["eval_goal_achievement"]
-        ]
-    rollout.Collector.step = step  # type: ignore[method-assign]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(args.out or tmp)
+            res = train(cfg, out)
+            curve = [
+                (r["agent_steps"], r["eval_goal_achievement"])
+                for r in read_csv(out / "progress.csv")
+                if r["eval_goal_achievement"] is not None
+            ]
+    finally:
+        rollout.Collector.step = step  # type: ignore[method-assign]
     ev = res.eval
     print(f"{lay.name} seed {args.seed} encoder {cfg.encoder}: goals {ev.goal_achievement:.3f}")
     print("evaluations: " + ", ".join(f"{s}: {float(g):.3f}" for s, g in curve))

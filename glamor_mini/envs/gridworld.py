@@ -56,8 +56,8 @@ def resolve_horizon(
 
     horizon = 0 means "derive it from the layout" (`derive_horizon`). An explicit horizon shorter
     than the farthest cell is kept, with a warning naming the goals it puts out of reach. A
-    derived horizon on a layout with interior walls adds what the preset reached there, and with
-    the MLP encoder, the encoder that does better (README, 'Other layouts').
+    derived horizon on a layout with interior walls adds the `encoder` in use and what each grid
+    encoder reached on such layouts (README, 'Other layouts').
     """
     lay = gridworld.get_layout(layout)
     ecc, cut_off = start_eccentricity(lay)
