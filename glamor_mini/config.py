@@ -21,6 +21,7 @@ from typing import Any
 import glamor_mini.baselines  # noqa: F401  (registers the baselines in AGENTS)
 from glamor_mini.agents import AGENTS
 from glamor_mini.baselines.gcsl import ACT_MODES
+from glamor_mini.envs.gridworld import COLLECT_STARTS
 from glamor_mini.envs.registry import SUITES
 from glamor_mini.models import ENCODERS
 from glamor_mini.planner import MODES, TERMINATIONS
@@ -77,6 +78,9 @@ class Config:
     """Grid world: built-in layout (empty-7x7, empty-13x13, mountain, four-rooms) or a text file."""
     allow_stay: bool = False
     """Grid world: add a fifth 'stay' action (naive_end can then wait on its goal, §4.7.2)."""
+    collect_start: str = "fixed"
+    """Grid world: where collection episodes start: 'fixed' (the layout's start, as evaluation
+    always does) or 'random' (a uniformly drawn free cell: exploring starts, not in the paper)."""
     die_faces: int = 6
     """Die (App. A.1): number of faces; the goals are the faces 1..n, uniformly."""
     die_loaded: str = "1"
@@ -200,12 +204,18 @@ class Config:
             "planner_mode": MODES,
             "termination": TERMINATIONS,
             "collect_policy": COLLECT_POLICIES,
+            "collect_start": COLLECT_STARTS,
         }
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise ConfigError(
                     f"{name}={getattr(self, name)!r} is not accepted; choose one of {accepted}"
                 )
+        if self.collect_start != "fixed" and self.suite != "gridworld":
+            raise ConfigError(
+                f"collect_start={self.collect_start!r} applies to the grid world only "
+                f"(suite={self.suite!r} starts where its env resets); use 'fixed'"
+            )
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             expected = _TYPES[f.name]

@@ -66,10 +66,11 @@ class Collector:
         self.task, self.policy, self.goals, self.replay = task, policy, goals, replay
         self.n_envs, self.horizon = n_envs, task.horizon
         make_vec = getattr(task, "make_vec_env", None)
+        make_env = getattr(task, "make_collect_env", task.make_env)  # grid: exploring starts
         self.vec = (
             make_vec(n_envs, seed)
             if make_vec is not None
-            else SerialVecEnv([task.make_env() for _ in range(n_envs)])
+            else SerialVecEnv([make_env() for _ in range(n_envs)])
         )
         self.rng = np.random.default_rng(seed)
         self.seed = seed

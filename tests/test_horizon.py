@@ -98,3 +98,47 @@ def test_zero_horizon_outside_make_config_is_a_clear_error():
     with pytest.raises(ConfigError, match="resolved by make_config"):
         Config(suite="gridworld", horizon=0, buffer_size=1000).validate()
     assert np.isfinite(derive_horizon("empty-13x13"))
+
+
+# ------------------------------------------------------------------ exploring starts (collection)
+def _first_cells(collect_start: str, seed: int = 0, episodes: int = 3) -> list[tuple[int, int]]:
+    """Start cells of the first `episodes` collection episodes of 4 slots on four-rooms."""
+    from glamor_mini.envs import make_task
+    from glamor_mini.policies import UniformRandomPolicy
+    from glamor_mini.replay import ReplayBuffer
+    from glamor_mini.rollout import Collector
+
+    cfg = make_config("debug", layout="four-rooms", horizon=4, collect_start=collect_start)
+    task = make_task(cfg)
+    replay = ReplayBuffer(400, task.frame_shape, task.frame_stack, task.horizon, seed=0)
+    col = Collector(
+        task, 4, UniformRandomPolicy(task.n_actions, seed), task.train_goals(0), replay, seed
+    )
+    for _ in range(episodes * task.horizon):
+        col.step()
+    n = min(replay.total, replay.capacity)
+    starts = replay.frames[:n][replay.to_start[:n] == 0][:, 0]  # channel 0: the agent's cell
+    return [(int(x), int(y)) for y, x in (np.argwhere(f)[0] for f in starts.numpy())]
+
+
+def test_random_collect_start_spreads_episodes_and_evaluation_stays_fixed():
+    lay = gridworld.get_layout("four-rooms")
+    fixed = _first_cells("fixed")
+    assert set(fixed) == {lay.start}
+    rnd = _first_cells("random")
+    assert len(set(rnd)) >= 6  # 12 episodes over 76 free cells
+    assert all(not lay.walls[y, x] for x, y in rnd)
+    assert _first_cells("random") == rnd  # seeded
+    assert _first_cells("random", seed=1) != rnd
+    from glamor_mini.envs import make_task
+
+    task = make_task(make_config("debug", layout="four-rooms", collect_start="random"))
+    for _ in range(3):  # evaluation envs always start at the layout's start
+        assert tuple(task.make_env().reset(seed=None)[1].astype(int)) == lay.start
+
+
+def test_collect_start_is_checked():
+    with pytest.raises(ConfigError, match="collect_start='anywhere' is not accepted"):
+        make_config("debug", collect_start="anywhere")
+    with pytest.raises(ConfigError, match="grid world only"):
+        make_config("minigrid-debug", collect_start="random")

@@ -90,14 +90,19 @@ def resolve_horizon(
     return horizon, ("gridworld: " + "; ".join(notes)) if notes else None
 
 
+COLLECT_STARTS = ("fixed", "random")
+"""Where collection episodes start (Config.collect_start)."""
+
+
 class GridSuiteEnv:
     """A GridWorldEnv seen through the SuiteEnv interface."""
 
-    def __init__(self, layout: gridworld.Layout, allow_stay: bool):
+    def __init__(self, layout: gridworld.Layout, allow_stay: bool, random_start: bool = False):
         self.env = gridworld.GridWorldEnv(layout, allow_stay=allow_stay)
+        self.options = {"random_start": True} if random_start else None
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        obs, info = self.env.reset(seed=seed)
+        obs, info = self.env.reset(seed=seed, options=self.options)
         return obs, np.array([info["x"], info["y"]], dtype=np.float32)
 
     def step(self, action: int) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -116,8 +121,14 @@ class GridWorldTask:
         layout: str | Path | gridworld.Layout = "empty-7x7",
         horizon: int = 10,
         allow_stay: bool = False,
+        collect_start: str = "fixed",
     ):
+        if collect_start not in COLLECT_STARTS:
+            raise ValueError(
+                f"collect_start={collect_start!r} is not accepted; choose one of {COLLECT_STARTS}"
+            )
         self.layout = gridworld.get_layout(layout)
+        self.collect_start = collect_start
         self.name = f"gridworld/{self.layout.name}"
         self.horizon = int(horizon)
         self.allow_stay = allow_stay
@@ -137,7 +148,13 @@ class GridWorldTask:
         self._goals: GoalSet | None = None
 
     def make_env(self) -> GridSuiteEnv:
+        """An env for evaluation: every episode starts at the layout's start cell."""
         return GridSuiteEnv(self.layout, self.allow_stay)
+
+    def make_collect_env(self) -> GridSuiteEnv:
+        """An env for collection (rollout.Collector): with collect_start='random' each episode
+        starts at a free cell drawn uniformly from the env's seeded generator."""
+        return GridSuiteEnv(self.layout, self.allow_stay, self.collect_start == "random")
 
     def _all_cells(self) -> GoalSet:
         if self._goals is None:  # built once: the training and evaluation sets are the same
@@ -201,4 +218,9 @@ class GridWorldTask:
 
 
 def task_from_config(cfg) -> GridWorldTask:
-    return GridWorldTask(cfg.layout, horizon=cfg.horizon, allow_stay=cfg.allow_stay)
+    return GridWorldTask(
+        cfg.layout,
+        horizon=cfg.horizon,
+        allow_stay=cfg.allow_stay,
+        collect_start=getattr(cfg, "collect_start", "fixed"),
+    )
