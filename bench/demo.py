@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import glamor_mini.policies as policies
-from glamor_mini.config import make_config, parse_set
+from glamor_mini.config import add_set_argument, make_config, parse_set
 from glamor_mini.rollout import Collector
 from glamor_mini.train import Trainer, train
 
@@ -191,7 +191,7 @@ def main() -> None:
     p.add_argument(
         "--layouts", nargs="+", default=[], help="run the preset on these layouts instead"
     )
-    p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="overrides")
+    add_set_argument(p, "overrides")
     args = p.parse_args()
     if args.replot:
         plot_curve(Path(args.replot))

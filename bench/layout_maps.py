@@ -19,7 +19,7 @@ import numpy as np
 
 import glamor_mini.rollout as rollout
 import gridworld
-from glamor_mini.config import make_config, parse_set
+from glamor_mini.config import add_set_argument, make_config, parse_set
 from glamor_mini.experiments.common import read_csv
 from glamor_mini.train import train
 
@@ -29,7 +29,7 @@ def main() -> None:
     p.add_argument("layout", help="a built-in layout name or a layout file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="", help="keep the run here (default: a temporary folder)")
-    p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="overrides")
+    add_set_argument(p, "overrides")
     args = p.parse_args()
     over = {"eval_every": 10_000, **parse_set(args.set)}
     cfg = make_config("gridworld", seed=args.seed, layout=args.layout, progress=False, **over)

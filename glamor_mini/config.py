@@ -591,6 +591,19 @@ def parse_value(name: str, text: str, where: str) -> Any:
         raise ConfigError(f"{where}: expected {kind} for {name}, got {text!r}") from None
 
 
+def add_set_argument(parser: Any, help: str = "override Config fields") -> None:
+    """The one `--set FIELD=VALUE ...` option of every command line (parse it with `parse_set`):
+    several pairs after one --set, or --set repeated; both add up."""
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"{help} (several after one --set, or --set repeated)",
+    )
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """['shadows=false', 'horizon=50'] -> typed overrides, by each Config field's type (the one
     FIELD=VALUE parser of every command line: run table1, floor). ConfigError names the item."""
@@ -642,6 +655,7 @@ __all__ = [
     "PRESETS",
     "field_docs",
     "make_config",
+    "add_set_argument",
     "parse_set",
     "parse_value",
 ]

@@ -37,7 +37,13 @@ import numpy as np
 from tqdm import tqdm
 
 from glamor_mini.cli import ArgumentParser, is_terminal
-from glamor_mini.config import ConfigError, make_config, parse_set, parse_value
+from glamor_mini.config import (
+    ConfigError,
+    add_set_argument,
+    make_config,
+    parse_set,
+    parse_value,
+)
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
@@ -119,12 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         help="random: uniform actions for T steps; stop: end at t = 0; both: two columns",
     )
     p.add_argument("--csv", default=None, help="also write the table to this CSV file")
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="other Config overrides, e.g. --set shadows=false (pixels do not affect the floor)",
+    add_set_argument(
+        p, "other Config overrides, e.g. --set shadows=false (pixels do not affect the floor)"
     )
     args = p.parse_args(argv)
     if args.episodes_per_goal < 1:

@@ -106,6 +106,22 @@ def test_bad_arguments_are_one_line(capsys):
     assert "--suite 'nope' is not accepted" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--set", "total_steps=300", "eps_steps=100"],  # several after one --set
+        ["--set", "total_steps=300", "--set", "eps_steps=100"],  # --set repeated
+    ],
+)
+def test_set_takes_several_pairs_or_repeats(argv):
+    """Every command line shares one --set (config.add_set_argument): both spellings add up."""
+    from glamor_mini.config import parse_set
+    from glamor_mini.experiments.table1 import build_parser
+
+    args = build_parser().parse_args(["--suite", "grid", *argv])
+    assert parse_set(args.set) == {"total_steps": 300, "eps_steps": 100}
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")

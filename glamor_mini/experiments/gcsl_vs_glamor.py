@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.config import Config, ConfigError, make_config
+from glamor_mini.config import Config, ConfigError, add_set_argument, make_config, parse_set
 from glamor_mini.experiments.common import (
     RunSpec,
     curve_rows,
@@ -35,28 +35,6 @@ from glamor_mini.experiments.common import (
 )
 
 ALGOS = ("glamor", "gcsl")
-
-
-def _value(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    """['total_steps=20000', 'gcsl_act=sample'] -> {'total_steps': 20000, 'gcsl_act': 'sample'}."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects FIELD=VALUE, got {item!r}")
-        out[key] = _value(value)
-    return out
 
 
 def specs(
@@ -136,16 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         default="docs/figures/gcsl_vs_glamor",
         help="path of the figure without suffix (.png and .csv are written)",
     )
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="Config overrides applied to every run (e.g. total_steps=20000 gcsl_act=sample)",
-    )
+    add_set_argument(p, "Config overrides applied to every run (e.g. total_steps=20000)")
     args = p.parse_args(argv)
     try:
-        run(args.seeds, args.out, args.figure, args.preset, args.gcsl_acts, **parse_sets(args.set))
+        run(args.seeds, args.out, args.figure, args.preset, args.gcsl_acts, **parse_set(args.set))
     except (ConfigError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

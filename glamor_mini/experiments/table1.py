@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.config import ConfigError, make_config, parse_set
+from glamor_mini.config import ConfigError, add_set_argument, make_config, parse_set
 from glamor_mini.experiments.common import save_figure, write_csv
 from glamor_mini.experiments.executor import BACKENDS, Job, execute
 
@@ -439,13 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPU share per training run "
         "(default: 0.25 at --scale paper when a GPU is visible, else 0)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a Config field for every run (repeatable)",
-    )
+    add_set_argument(p, "override Config fields for every run")
     p.add_argument("--aggregate-only", action="store_true", help="only write tables/figures")
     p.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
     return p
