@@ -9,7 +9,9 @@ For each seed it runs the demo's command (`python -m glamor_mini.run gridworld -
 DIR`) in a fresh subprocess, first in a temporary `git worktree` of the old commit, then in this
 tree, so a busy machine slows both alike; the wall time is the whole command (interpreter start,
 imports, training, the final evaluation, the artefacts). Prints each pair with the quality each
-reached and the median ratio. Needs the git history (not a shallow clone). Asserts nothing.
+reached, the CPU seconds each used (user + system over all its threads: less sensitive to other
+jobs than the wall time, but the old code may use more threads) and the median wall-time ratio.
+Needs the git history (not a shallow clone). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,18 +40,27 @@ def git(*args: str) -> str:
 
 
 def run_demo(tree: Path, seed: int, out: Path) -> dict:
-    """Wall seconds of the demo command in `tree` and the final evaluation it wrote."""
+    """Wall and CPU seconds (user + system, all threads) of the demo command in `tree`, and the
+    final evaluation it wrote."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-m", "glamor_mini.run", "gridworld", "--seed", str(seed)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [*cmd, "--out", str(out)], cwd=tree, env=env, capture_output=True, text=True
     )
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"demo in {tree} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     ev = json.loads((out / "eval.json").read_text())
-    return {"wall": wall, "goals": ev["goal_achievement"], "optimal": ev["optimal_path_rate"]}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "goals": ev["goal_achievement"],
+        "optimal": ev["optimal_path_rate"],
+    }
 
 
 def main() -> None:
@@ -61,7 +73,7 @@ def main() -> None:
     dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "glamor_mini") else ""
     print(f"old: {args.against} ({rev[:10]})   new: this tree, {head}{dirty}")
     print(f"{'seed':>4} {'old s':>7} {'new s':>7} {'ratio':>6}   old goals/optimal", end="")
-    print("   new goals/optimal")
+    print("   new goals/optimal   CPU s old / new")
     ratios = []
     with tempfile.TemporaryDirectory(prefix="demo-speed-") as tmp:
         old_tree = Path(tmp) / "old"
@@ -74,7 +86,8 @@ def main() -> None:
                 print(
                     f"{seed:>4} {old['wall']:>7.1f} {new['wall']:>7.1f} {ratios[-1]:>5.2f}x"
                     f"   {old['goals']:.3f} / {old['optimal']:.3f}"
-                    f"       {new['goals']:.3f} / {new['optimal']:.3f}",
+                    f"       {new['goals']:.3f} / {new['optimal']:.3f}"
+                    f"       {old['cpu']:.1f} / {new['cpu']:.1f}",
                     flush=True,
                 )
         finally:

@@ -237,3 +237,9 @@ def test_goal_grid_rows_and_legend(tmp_path):
     assert edges[0] != edges[1] == edges[2], "green frame for the hit, red for the misses"
     plot_goal_grid(frames, frames, hit, tmp_path / "grid.png")
     assert (tmp_path / "grid.png").stat().st_size > 0
+    # more goals than panels: evenly spaced ones, not the first few
+    many = np.arange(21, dtype=np.uint8).reshape(21, 1, 1, 1) * np.ones((1, 1, 8, 8), np.uint8)
+    fig = goal_grid_figure(many, many, np.arange(21) % 2 == 0, max_goals=3)
+    shown = [int(ax.images[0].get_array()[0, 0]) for ax in fig.axes[:3]]
+    assert shown == [0, 10, 20]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["achieved (3)", "missed (0)"]

@@ -384,11 +384,16 @@ def goal_grid_figure(
     """Paper Fig. 11/12: goal frames (row "goal") above the agent's final frames (row "final
     frame"), each final frame framed green (goal achieved) or red (missed), as the legend says.
     Frames: (G, c, H, W) uint8; c = 1 (grayscale) or 3 (RGB); only the last frame of a stack is
-    shown. -> a matplotlib Figure (not attached to pyplot)."""
+    shown. With more than `max_goals` goals, `max_goals` evenly spaced ones are shown (a goal set
+    listed in order, e.g. MiniGrid's cells row by row, would otherwise show one corner).
+    -> a matplotlib Figure (not attached to pyplot)."""
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
     from matplotlib.patches import Patch
 
     n = min(max_goals, len(goal_frames))
+    pick = np.unique(np.linspace(0, len(goal_frames) - 1, n).round().astype(int))
+    goal_frames, final_frames = goal_frames[pick], final_frames[pick]
+    achieved = np.asarray(achieved)[pick]
     fig = Figure(figsize=(max(1.6 * n, 4.0), 4.0))
     axes = fig.subplots(2, n, squeeze=False)
 

@@ -356,11 +356,14 @@ def curve_table(
 def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, float]) -> Path:
     """Figs. 9-10: one panel per env, mean ± std over seeds per algorithm."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     envs = list(dict.fromkeys(r["env"] for r in rows))
     cols = min(4, max(1, len(envs)))
     nrows = math.ceil(len(envs) / cols) if envs else 1
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(3.2 * cols + 0.6, 2.6 * nrows + 0.4), squeeze=False
+    )
     for ax, env in zip(axes.flat, envs, strict=False):
         for algo in dict.fromkeys(r["algo"] for r in rows if r["env"] == env):
             pts: dict[int, list[float]] = {}
@@ -377,12 +380,14 @@ def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, fl
         ax.set_title(env, fontsize=9)
         ax.set_ylim(-0.02, 1.02)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     for ax in list(axes.flat)[len(envs) :]:
         ax.axis("off")
     if envs:
         axes.flat[0].legend(fontsize=7)
     fig.supxlabel("agent steps", fontsize=9)
-    fig.supylabel("goal achievement (mean ± std over seeds)", fontsize=9)
+    fig.supylabel("goal achievement\n(mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, png)
 
