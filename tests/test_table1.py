@@ -89,6 +89,13 @@ def test_serial_harness_resumes_skips_finished_and_reports_failures(tmp_path, ca
     assert "3 finished, 0 to run" in capsys.readouterr().out
     assert (run / "eval.json").stat().st_mtime_ns == stamp, "finished runs are never restarted"
 
+    # a larger total_steps trains the finished runs on from their checkpoints (floors stay)
+    steps = json.loads((run / "eval.json").read_text())["agent_steps"]
+    assert main([*args, "--set", f"total_steps={2 * steps}"]) == 0
+    assert "1 finished, 2 to run" in capsys.readouterr().out
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["agent_steps"] == 2 * steps
+
     # a job that raises is reported with its run dir and error; the others finish
     good = make_config("debug", total_steps=80, log_every=80, checkpoint_every=80)
     bad = good.replace(layout=str(tmp_path / "missing-layout.txt"))

@@ -57,8 +57,15 @@ class JobReport:
 
 
 def is_done(job: Job, run_dir: Path) -> bool:
-    marker = "eval.json" if job.kind == "train" else "floor.json"
-    return (run_dir / marker).is_file()
+    """A floor job is done when floor.json exists; a training job when eval.json exists and was
+    written at >= the job's total_steps (so a larger --set total_steps=... trains on)."""
+    if job.kind != "train":
+        return (run_dir / "floor.json").is_file()
+    try:
+        ev = json.loads((run_dir / "eval.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    return int(ev.get("agent_steps", 0)) >= int(job.cfg.total_steps)
 
 
 def check_same_config(run_dir: Path, cfg) -> None:
