@@ -151,6 +151,17 @@ def config_diff(
 
 
 # ---------------------------------------------------------------------------------- the directory
+def run_finished(run_dir: str | Path, total_steps: int | None = None) -> bool:
+    """Whether train() finished the run in `run_dir`: its eval.json exists and, when
+    `total_steps` is given, was written at >= total_steps agent steps (so a larger total_steps
+    trains a finished run on). The one test the sweeps and the Table 1 harness share."""
+    try:
+        ev = json.loads((Path(run_dir) / "eval.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    return total_steps is None or int(ev.get("agent_steps", 0)) >= int(total_steps)
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)

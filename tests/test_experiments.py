@@ -87,6 +87,17 @@ def test_sweep_rerun_fills_in_missing_runs_only(sweep_root, monkeypatch):
     assert all(is_finished(root / n) for n in status)
 
 
+def test_sweep_with_a_larger_budget_trains_finished_runs_on(tmp_path):
+    spec = RunSpec("s-seed0", tiny(0), "tiny")
+    run_sweep([spec], tmp_path, progress=False)
+    d = tmp_path / spec.name
+    assert is_finished(d, 240) and not is_finished(d, 360)
+    longer = RunSpec(spec.name, tiny(0).replace(total_steps=360), "tiny")
+    run_sweep([longer], tmp_path, progress=False)
+    assert [r["status"] for r in read_csv(tmp_path / "sweep.csv")] == ["resumed"]
+    assert json.loads((d / "eval.json").read_text())["agent_steps"] >= 360
+
+
 def test_sweep_rejects_duplicate_names(tmp_path):
     spec = RunSpec("a", tiny(), "x")
     with pytest.raises(ValueError, match="unique.*'a'"):

@@ -2,9 +2,10 @@
 tables as CSV files, and learning curves (mean +- std over seeds) drawn from those CSVs.
 
 A *sweep* is a list of `RunSpec`s (a directory name, a Config and the setting it belongs to). Each
-run trains into its own directory ``root/name``; a run is finished when its eval.json exists, and
-`run_sweep` skips finished runs, resumes interrupted ones (train() resumes from ckpt.pt) and
-starts the rest, so rerunning a sweep only fills in what is missing.
+run trains into its own directory ``root/name``; a run is finished when its eval.json was written
+at >= its total_steps, and `run_sweep` skips finished runs, resumes interrupted ones (train()
+resumes from ckpt.pt, also to train a finished run on to a larger total_steps) and starts the
+rest, so rerunning a sweep only fills in what is missing.
 
 Tables are lists of dicts (one dict per row, "tidy": one observation per row); `write_csv` /
 `read_csv` round-trip them, and every plotting function reads its CSV from disk.
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 from glamor_mini.config import Config, make_config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
-from glamor_mini.rundir import CheckpointError, read_checkpoint
+from glamor_mini.rundir import CheckpointError, read_checkpoint, run_finished
 from glamor_mini.utils import resolve_device
 
 RUNS_ROOT = Path("runs/experiments")
@@ -72,9 +73,10 @@ class RunSpec:
         return self.cfg.seed
 
 
-def is_finished(run_dir: str | Path) -> bool:
-    """A run is finished when train() has written its eval.json."""
-    return (Path(run_dir) / "eval.json").is_file()
+def is_finished(run_dir: str | Path, total_steps: int | None = None) -> bool:
+    """A run is finished when train() has written its eval.json (at >= `total_steps` agent
+    steps when given: a sweep with a larger budget trains its finished runs on)."""
+    return run_finished(run_dir, total_steps)
 
 
 def run_sweep(
@@ -87,7 +89,8 @@ def run_sweep(
 ) -> list[Path]:
     """Train every unfinished run of `specs` into ``root/<name>``; return the run directories.
 
-    Finished runs (eval.json present) are skipped, runs with a checkpoint resume, the rest start.
+    Finished runs (eval.json written at >= their total_steps) are skipped, runs with a checkpoint
+    resume (a larger total_steps trains a finished run on), the rest start.
     `dry_run` only reports what would be done. A table of the sweep is written to
     ``root/sweep.csv`` (name, setting, seed, status before this call). The runs go through the
     experiments' executor (executor.py): `executor` 'ray' runs them in parallel, 'serial' one
@@ -106,7 +109,11 @@ def run_sweep(
         d = root / spec.name
         check_same_config(d, spec.cfg)
         status = (
-            "finished" if is_finished(d) else "resumed" if (d / "ckpt.pt").is_file() else "started"
+            "finished"
+            if is_finished(d, spec.cfg.total_steps)
+            else "resumed"
+            if (d / "ckpt.pt").is_file()
+            else "started"
         )
         rows.append(
             {"name": spec.name, "setting": spec.setting, "seed": spec.seed, "status": status}

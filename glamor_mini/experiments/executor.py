@@ -61,11 +61,9 @@ def is_done(job: Job, run_dir: Path) -> bool:
     written at >= the job's total_steps (so a larger --set total_steps=... trains on)."""
     if job.kind != "train":
         return (run_dir / "floor.json").is_file()
-    try:
-        ev = json.loads((run_dir / "eval.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return False
-    return int(ev.get("agent_steps", 0)) >= int(job.cfg.total_steps)
+    from glamor_mini.rundir import run_finished
+
+    return run_finished(run_dir, job.cfg.total_steps)
 
 
 def check_same_config(run_dir: Path, cfg) -> None:
