@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= runs/demo
 
-.PHONY: demo test lint bench lab clean-venv
+.PHONY: demo test lint bench lab notebooks clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all]'
 	@touch $(STAMP)
 
-## make demo: train + evaluate GLAMOR on the paper's 7x7 grid world (38-48 s on a 2-core CPU)
+## make demo: train + evaluate GLAMOR on the paper's 7x7 grid world (about a minute on a 2-core CPU)
 demo: $(STAMP)
 	$(PY) -m glamor_mini.run gridworld --out $(OUT)
 
@@ -29,6 +29,18 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for b in $(filter-out bench/common.py bench/demo_stop_noise.py bench/layout_maps.py bench/grid_probe.py,$(wildcard bench/*.py)); do \
 		echo "== $$b"; $(PY) $$b || exit 1; done
+
+## make notebooks: execute every notebook in a fresh kernel, in place, so that they are committed
+## with their outputs (NB=notebooks/01_glamor_gridworld.ipynb runs one)
+NB ?= $(sort $(wildcard notebooks/*.ipynb))
+notebooks: $(STAMP)
+	@for nb in $(NB); do \
+		echo "== $$nb"; start=$$(date +%s); \
+		$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 "$$nb" \
+			|| exit 1; \
+		echo "   $$(( $$(date +%s) - start )) s, $$(du -k "$$nb" | cut -f1) kB"; \
+	done
 
 ## make lab: JupyterLab on the notebooks
 lab: $(STAMP)

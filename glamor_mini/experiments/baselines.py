@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.config import PRESETS
 from glamor_mini.experiments.common import (
     FIGURES,
     RUNS_ROOT,
@@ -40,8 +39,6 @@ from glamor_mini.experiments.common import (
 
 NAME = "baselines"
 ALGOS = {"glamor": "GLAMOR", "gcsl": "GCSL", "discern": "DISCERN"}
-DEMO = dict(lstm_hidden=PRESETS["gridworld"]["lstm_hidden"])
-"""GLAMOR as `make demo` runs it (the other grid experiments keep the paper's LSTM 64)."""
 SCALES: dict[str, dict[str, Any]] = {
     # the gridworld preset's budget, as in the GLAMOR vs GCSL comparison (README)
     "full": dict(total_steps=40_000, eval_every=5_000),
@@ -67,7 +64,7 @@ def specs(scale: str = "full", seeds: list[int] | None = None) -> list[RunSpec]:
     seeds = [0, 1, 2] if seeds is None else list(seeds)
     over = SCALES[check_scale(scale)]
     return [
-        RunSpec(f"{algo}-{scale}-seed{s}", base_config(seed=s, algo=algo, **DEMO, **over), label)
+        RunSpec(f"{algo}-{scale}-seed{s}", base_config(seed=s, algo=algo, **over), label)
         for algo, label in ALGOS.items()
         for s in seeds
     ]

@@ -14,6 +14,7 @@ Tables are lists of dicts (one dict per row, "tidy": one observation per row); `
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -46,16 +47,9 @@ def check_scale(scale: str) -> str:
     return scale
 
 
-BASE_LSTM_HIDDEN = 64
-"""The grid-world experiments keep the paper's LSTM size: their figures (README) were measured
-with it, and their small notebook budgets learn markedly less with the demo's 32 (notebook 04's
-model, early termination: 0.32 of the goals at LSTM 32, 0.745 at 64)."""
-
-
 def base_config(**overrides: Any) -> Config:
-    """The grid-world preset with the paper's LSTM size (BASE_LSTM_HIDDEN), one torch thread and
-    no progress bar, plus `overrides`."""
-    defaults = {"lstm_hidden": BASE_LSTM_HIDDEN, "torch_threads": 1, "progress": False}
+    """The grid-world preset with one torch thread and no progress bar, plus `overrides`."""
+    defaults = {"torch_threads": 1, "progress": False}
     return make_config("gridworld", **{**defaults, **overrides})
 
 
@@ -71,6 +65,26 @@ class RunSpec:
     @property
     def seed(self) -> int:
         return self.cfg.seed
+
+    def keyed(self) -> RunSpec:
+        """This run with its settings in its name (``name-<settings_key(cfg)>``): a notebook whose
+        knobs change trains into a new directory and reuses the old one when they change back."""
+        return RunSpec(f"{self.name}-{settings_key(self.cfg)}", self.cfg, self.setting)
+
+
+def settings_key(cfg: Config) -> str:
+    """Eight hex digits that change with any field of `cfg` that changes what a run computes
+    (display-only fields such as `progress` are left out)."""
+    fields = {k: v for k, v in sorted(cfg.to_dict().items()) if k not in _DISPLAY_FIELDS}
+    return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+_DISPLAY_FIELDS = frozenset({"progress"})
+
+
+def keyed(specs: Iterable[RunSpec]) -> list[RunSpec]:
+    """`RunSpec.keyed` for every spec of a sweep."""
+    return [s.keyed() for s in specs]
 
 
 def is_finished(run_dir: str | Path, total_steps: int | None = None) -> bool:
@@ -286,6 +300,10 @@ def final_rows(specs: Sequence[RunSpec], root: str | Path) -> list[dict[str, Any
     return rows
 
 
+ALGO_COLORS = {"GLAMOR": "tab:blue", "GCSL": "tab:orange", "DISCERN": "tab:green"}
+"""One colour per algorithm in every figure and notebook."""
+
+
 def plot_curves(
     csv_path: str | Path,
     png_path: str | Path,
@@ -307,8 +325,9 @@ def plot_curves(
         m = np.array([p[f"{metric}_mean"] for p in pts])
         s = np.array([p[f"{metric}_std"] for p in pts])
         n = max(p["n"] for p in pts)
-        ax.plot(x, m, marker="o", markersize=3, label=f"{setting} (n={n})")
-        ax.fill_between(x, m - s, m + s, alpha=0.2)
+        color = ALGO_COLORS.get(setting)
+        (line,) = ax.plot(x, m, marker="o", markersize=3, color=color, label=f"{setting} (n={n})")
+        ax.fill_between(x, m - s, m + s, alpha=0.2, color=line.get_color())
     if floor is not None:
         ax.axhline(floor, color="grey", ls="--", lw=1, label="random policy")
     ax.set_xlabel("agent steps")
