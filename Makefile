@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= runs/demo
 
-.PHONY: demo test lint bench lab notebooks clean-venv
+.PHONY: demo test lint docs bench lab notebooks clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m glamor_mini.run gridworld --out $(OUT)
 
-## make test: ruff + pytest (unit tests and every notebook through nbval)
-test: $(STAMP) lint
+## make test: ruff, the docs site (warnings as errors), pytest (unit tests, every notebook via nbval)
+test: $(STAMP) lint docs
 	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider tests notebooks
+
+## make docs: the documentation site (README, docs/, the notebooks as committed, not re-run)
+## into docs/_build/html; warnings are errors (a broken link, a missing figure, a bad reference)
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -b html -c docs -E -W --keep-going -n -q . docs/_build/html
+	@echo "site: docs/_build/html/index.html"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
