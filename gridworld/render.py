@@ -171,6 +171,7 @@ def plot_value_map(
     fmt: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    cbar_label: str | None = None,
 ) -> Axes:
     """Draw a per-cell value map (e.g. BFS distances or goal-achievement rates).
 
@@ -197,6 +198,8 @@ def plot_value_map(
     vmin, vmax
         Colour scale limits; default to the range of the shown values (pass 0 and 1
         for rates, so maps drawn side by side share one scale).
+    cbar_label
+        Label of the colorbar (what the colour measures, with its unit).
 
     Returns
     -------
@@ -221,7 +224,9 @@ def plot_value_map(
     im = ax.imshow(data, cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
     _style_grid(ax, lay)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        cbar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if cbar_label is not None:
+            cbar.set_label(cbar_label)
     if annotate:
         if fmt is None:
             fmt = "d" if shown.size and np.all(shown == np.round(shown)) else ".2g"

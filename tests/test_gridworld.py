@@ -482,6 +482,8 @@ def test_matplotlib_helpers_return_axes() -> None:
     assert len(ax2.texts) == len(LAYOUTS["four-rooms"].free_cells())
     with pytest.raises(ValueError, match="shape"):
         gridworld.plot_value_map("four-rooms", np.zeros((3, 3)))
+    ax3 = gridworld.plot_value_map("four-rooms", d, cbar_label="moves from (3, 3)")
+    assert ax3.figure.axes[-1].get_ylabel() == "moves from (3, 3)"  # the colorbar's axes
     plt.close("all")
 
 
