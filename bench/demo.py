@@ -8,7 +8,8 @@ EVERY seed), with the time split between collection, planning, updates and evalu
     python bench/demo.py --seeds 0 --layouts four-rooms tests/data/maze_box.txt   # other mazes
 
 The preset decays the learning rate over the last 40% of the run (Config.lr_final /
-lr_decay_from): at a constant lr the stop decision at wall cells flips with SGD noise (README).
+lr_decay_from): at a constant lr the stop decision at wall cells flips with SGD noise
+(docs/investigations.md).
 --baseline runs the preset at a constant lr (lr_final=0, as before that fix) right before each
 seed's run, so a busy machine slows both alike; the wall-time ratio is the figure to trust, not
 the seconds. Prints numbers; asserts nothing.

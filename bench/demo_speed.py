@@ -29,7 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ISSUE_COMMIT = "2794a23"
-"""main when issue 15 was filed (its 105-115 s `make demo` was measured on this code)."""
+"""The reference commit: its `make demo` took 105-115 s on a 2-core CPU."""
 
 
 def git(*args: str) -> str:

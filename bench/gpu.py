@@ -1,4 +1,4 @@
-"""The on-device check in one script (issue 15 §3): what a 500k-step Atari run will cost.
+"""The on-device check in one script: what a 500k-step Atari run will cost.
 
     python bench/gpu.py [OUT_DIR] [--device auto] [--quick] [--seconds 180] [--threads 0]
 

@@ -5,8 +5,8 @@ UNTRAINED model, guided sampling, clip-p-actions -3.15, termination='early'):
 
   * `glamor_mini.planner.plan`, both ways it can run: compact=True (the CPU default: finished
     candidates leave the batch) and compact=False (the device path: fixed shape, no host sync);
-  * the authors' algorithm, re-implemented here from its description (method.md: "looped over
-    candidates in Python with a GPU sync per element"): ONE batch of N candidates advanced a
+  * the authors' algorithm, re-implemented here from its description (it looped over candidates
+    in Python with a GPU sync per element; docs/speed.md): ONE batch of N candidates advanced a
     position at a time, torch.multinomial sampling, all positions run, and per position a Python
     loop over the candidates that reads each still-running candidate's token, z, both log-probs
     and sampling probability with `.item()` and closes it on END. Each head's step is the
@@ -19,7 +19,7 @@ UNTRAINED model, guided sampling, clip-p-actions -3.15, termination='early'):
   * the bare floor: two nn.LSTMCell + two output Linear + log_softmax + sampling per position,
     N rows, all T + 1 positions: what plain eager PyTorch costs step by step.
 
-Targets (issue 15): plan() >= 10x the authors' at N = 200 (aim 15x), >= 15x at N = 1000, one CPU
+Targets: plan() >= 10x the authors' at N = 200 (aim 15x), >= 15x at N = 1000, one CPU
 thread. Times are the best of `--repeats` interleaved calls (the steadiest estimate of a CPU-bound
 cost on a shared machine); ratios are measured in the same run.
 

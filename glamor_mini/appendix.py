@@ -570,9 +570,9 @@ def die_figure(
     dice: tuple[str, ...] = ("1", "0.5"),
     progress: bool = True,
 ) -> list[dict]:
-    """The command behind the README's loaded-die figure: the four agents of DIE_VARIANTS trained
-    on each die for each seed (preset 'die', eps_final 0.1), next to the exact operators; writes
-    OUT.csv (one row per die, agent and seed) and OUT.png."""
+    """The command behind the loaded-die figure of docs/results.md: the four agents of
+    DIE_VARIANTS trained on each die for each seed (preset 'die', eps_final 0.1), next to the
+    exact operators; writes OUT.csv (one row per die, agent and seed) and OUT.png."""
     from glamor_mini.config import make_config
 
     rows = []

@@ -49,7 +49,7 @@ class Config:
     """DISCERN only: inverse temperature beta of the softmax over cosines; 0 means K + 1 (the
     DISCERN paper's value as recalled). xi's loss settles the goal's margin over other states at
     a few nats of logit, so r_T's contrast is about 3.7 / beta: K + 1 = 32 leaves r_T ~ 0.9 on
-    every cell of the 7x7 grid (README, DISCERN departures)."""
+    every cell of the 7x7 grid (docs/design.md, DISCERN's choices)."""
     discern_relabel: float = 0.5
     """DISCERN only: share of sampled transitions whose goal becomes their final frame (HER)."""
     discern_target_period: int = 100
@@ -158,7 +158,7 @@ class Config:
     lr_final: float = 0.0
     """Learning rate reached at total_steps, decayed linearly from lr_decay_from * total_steps;
     0 keeps lr constant (the paper). The grid preset decays to 5e-5: at a constant lr the stop
-    decision at wall cells flips with SGD noise (README)."""
+    decision at wall cells flips with SGD noise (docs/investigations.md)."""
     lr_decay_from: float = 0.6
     """Fraction of total_steps after which the learning rate starts decaying (with lr_final)."""
     weight_decay: float = 0.01
@@ -365,9 +365,9 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
-# The authors' grid-world demo (docs/method.md): 7x7 empty room, start in the centre, T = 10,
+# The authors' grid-world demo (docs/design.md): 7x7 empty room, start in the centre, T = 10,
 # gamma 0.5, 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run
-# took ~60k steps) so that `make demo` finishes in about 3 minutes on a laptop CPU; see the README.
+# took ~60k steps) so that `make demo` finishes in about a minute on a 2-core CPU (docs/results.md).
 # The paper's Fig. 5 / App. A.3 hyperparameters, shared by the pixel presets (sized for a GPU box:
 # a 1e6-frame buffer of 104x80 frames is 8.3 GB).
 _PAPER_PIXELS: dict[str, Any] = dict(
@@ -507,7 +507,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # authors' grid-world demo start (the centre; T = 10 covers every (cell, heading) from there),
     # 36x36 RGB, MiniGrid's turn/forward actions, goals = every (cell, heading). A CPU-sized
     # IMPALA encoder with 2 stages (36 -> 18 -> 9: one feature pixel per grid cell). About 20 min
-    # on a shared 2-core CPU to goal achievement ~0.9 (README).
+    # on a shared 2-core CPU to goal achievement ~0.9 (docs/results.md).
     # python -m glamor_mini.run minigrid --env MiniGrid-Empty-8x8-v0 (see envs/minigrid.py).
     "minigrid": dict(
         suite="minigrid",

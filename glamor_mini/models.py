@@ -7,7 +7,7 @@ Both are autoregressive models over variable-length action sequences closed by a
 
 They share only the observation encoder (Fig. 1). The goal, a single frame, has its own encoder.
 
-Architecture (the authors' implementation details, docs/method.md):
+Architecture (the authors' implementation details, docs/design.md):
 
     enc(s)  = Encoder(obs stack)               (B, S)       MLP for grids, IMPALA ResNet for pixels
     enc_g(g)= Encoder(goal frame)              (B, S)
@@ -124,7 +124,7 @@ class ImpalaEncoder(nn.Module):
 class KeypointEncoder(nn.Module):
     """Two 3x3 convs -> spatial softmax -> the expected (x, y) of each of K feature maps
     (keypoints, Levine et al. 2016) -> Linear -> ReLU -> Linear -> ReLU. For grid layouts with
-    interior walls (README, 'Other layouts').
+    interior walls (docs/investigations.md, 'Layouts with interior walls').
 
     A flattening MLP gives every pixel its own first-layer weights, so a cell the agent seldom
     occupies keeps a nearly untrained embedding and goals there look alike to the inverse model

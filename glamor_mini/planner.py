@@ -13,7 +13,7 @@ from softmax(z_i) (Boltzmann, temperature 1), each accumulating its score; the b
 All B start states x N candidates are rows of one batch: there is no Python loop over candidates,
 only over plan positions (at most T - t + 1 of them).
 
-Rules (docs/method.md):
+Rules (docs/design.md):
   * clip-p-actions: a token whose log p_theta is below `clip` gets z = -20 (nearly excluded).
   * END may not be sampled first; it is forced at position max_len (plans have <= T - t actions).
   * termination='early' (default): the empty plan [END] (score z_1(END), "I am already there")

@@ -20,7 +20,7 @@ probability 1 - eps and a random action with probability eps". We follow it lite
 indexed by time since planning, so a random step *consumes* the plan action it replaced (the plan
 index advances on every step). The authors' code does the same (their epsilon-greedy mixture asks
 every sub-policy for an action at every step, which advances the open-loop plan, and keeps one).
-Once the plan is used up, collection pads with random actions until T (docs/method.md), so every
+Once the plan is used up, collection pads with random actions until T (docs/design.md), so every
 collected trajectory is T steps long unless the env ends it.
 """
 

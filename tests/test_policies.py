@@ -102,8 +102,8 @@ def test_open_loop_executes_its_plan_by_time_since_planning_and_then_stops(scrip
 
 
 def test_open_loop_collection_pads_with_uniform_random_actions_until_T(scripted):
-    """stop_at_end=False (collection, method.md): after the plan, uniform random actions pad the
-    episode; the agent never stops. An empty plan [END] is all padding."""
+    """stop_at_end=False (collection, docs/design.md): after the plan, uniform random actions pad
+    the episode; the agent never stops. An empty plan [END] is all padding."""
     scripted({1: [3], 0: []})
     T, n = 5, 4000
     pol = OpenLoopPolicy(_FakeModel(), PlannerSettings(), n, T, stop_at_end=False, seed=3)

@@ -29,7 +29,8 @@ Three parts, trained together by `DiscernAgent.update` on batches drawn from the
    uniform, which pulls the cosines between different states together; xi settles where the
    goal's margin over other states is a few nats of logit, i.e. a cosine gap of ~3.7 / beta.
    r_T reads the raw cosine, so it separates "reached" from "missed" by ~3.7 / beta: with
-   beta = K + 1 = 32, r_T ~ 0.9 on every cell of the 7x7 grid and Q learns nothing (README).
+   beta = K + 1 = 32, r_T ~ 0.9 on every cell of the 7x7 grid and Q learns nothing
+   (docs/investigations.md).
 
    With `discern_xi_hindsight` (default) xi also learns from the relabelled pairs (s_T, g = s_T),
    i.e. to tell states apart. From commanded pairs alone xi collapses while the policy is still
@@ -54,7 +55,7 @@ with no bootstrap past the trajectory's last step (t = T, or earlier when the en
 
 Rainbow parts: double Q, dueling, n-step. Not included: C51 (returns lie in [0, 1]; a scalar Q
 with a Huber loss), prioritised replay, noisy nets (rlpyt's Rainbow has none either; exploration
-is the trainer's epsilon-greedy with the shared schedule). The README's DISCERN departures table
+is the trainer's epsilon-greedy with the shared schedule). The DISCERN table of docs/design.md
 lists every choice and why.
 """
 

@@ -44,8 +44,9 @@ def has_interior_walls(layout: str | Path | gridworld.Layout) -> bool:
 
 def preset_encoder(layout: str | Path | gridworld.Layout) -> str:
     """The `gridworld` preset's encoder for a layout: 'mlp' in an open room (the authors' demo),
-    'keypoint' with interior walls, where the MLP cannot tell rarely visited cells apart (README,
-    'Other layouts': 0.26 -> 0.77 on maze_comb, 0.32 -> 0.56 on four-rooms at 40k steps)."""
+    'keypoint' with interior walls, where the MLP cannot tell rarely visited cells apart
+    (docs/investigations.md, 'Layouts with interior walls': 0.26 -> 0.77 on maze_comb, 0.32 ->
+    0.56 on four-rooms at 40k steps)."""
     return "keypoint" if has_interior_walls(layout) else "mlp"
 
 
@@ -57,7 +58,7 @@ def resolve_horizon(
     horizon = 0 means "derive it from the layout" (`derive_horizon`). An explicit horizon shorter
     than the farthest cell is kept, with a warning naming the goals it puts out of reach. A
     derived horizon on a layout with interior walls adds the `encoder` in use and what each grid
-    encoder reached on such layouts (README, 'Other layouts').
+    encoder reached on such layouts (docs/investigations.md, 'Layouts with interior walls').
     """
     lay = gridworld.get_layout(layout)
     ecc, cut_off = start_eccentricity(lay)
@@ -76,7 +77,8 @@ def resolve_horizon(
             notes.append(
                 f"encoder {encoder!r}: on layouts with interior walls the 'mlp' encoder reached "
                 "0.19-0.63 of the goals at 40k steps, 'keypoint' 0.19-0.77 (the preset's choice "
-                "there); neither reaches 0.95 (README, 'Other layouts')"
+                "there); neither reaches 0.95 (docs/investigations.md, 'Layouts with interior "
+                "walls')"
             )
     elif horizon < ecc:
         dist = gridworld.distance_map(lay, lay.start)

@@ -17,12 +17,14 @@ FIGURES/baselines_goals.csv (one row per algorithm, seed and goal cell) and FIGU
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from glamor_mini.experiments.common import (
+    ALGO_COLORS,
     FIGURES,
     RUNS_ROOT,
     RunSpec,
@@ -40,7 +42,7 @@ from glamor_mini.experiments.common import (
 NAME = "baselines"
 ALGOS = {"glamor": "GLAMOR", "gcsl": "GCSL", "discern": "DISCERN"}
 SCALES: dict[str, dict[str, Any]] = {
-    # the gridworld preset's budget, as in the GLAMOR vs GCSL comparison (README)
+    # the gridworld preset's budget, as in the GLAMOR vs GCSL comparison (docs/results.md)
     "full": dict(total_steps=40_000, eval_every=5_000),
     # the notebook's CI budget: 3k agent steps, evaluated twice (every algorithm is still close
     # to the random floor there; GLAMOR's robust lead needs ~20k steps, see the README)
@@ -59,13 +61,25 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-def specs(scale: str = "full", seeds: list[int] | None = None) -> list[RunSpec]:
-    """One RunSpec per (algorithm, seed), identical but for `algo`."""
+def specs(
+    scale: str = "full",
+    seeds: list[int] | None = None,
+    algos: Sequence[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> list[RunSpec]:
+    """One RunSpec per (algorithm, seed), identical but for `algo`. `algos` picks some of ALGOS
+    (default all three); `overrides` (Config fields, e.g. a notebook's total_steps) apply on top
+    of the scale's budget."""
     seeds = [0, 1, 2] if seeds is None else list(seeds)
-    over = SCALES[check_scale(scale)]
+    algos = list(ALGOS) if algos is None else list(algos)
+    unknown = sorted(set(algos) - set(ALGOS))
+    if unknown:
+        raise ValueError(f"algos {unknown} are not accepted; choose from {list(ALGOS)}")
+    over = {**SCALES[check_scale(scale)], **(overrides or {})}
     return [
-        RunSpec(f"{algo}-{scale}-seed{s}", base_config(seed=s, algo=algo, **over), label)
-        for algo, label in ALGOS.items()
+        RunSpec(f"{algo}-{scale}-seed{s}", base_config(seed=s, algo=algo, **over), ALGOS[algo])
+        for algo in ALGOS
+        if algo in algos
         for s in seeds
     ]
 
@@ -84,14 +98,22 @@ def goal_rows(sweep: list[RunSpec], root: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def plot(curves_csv: str | Path, goals_csv: str | Path, png: str | Path, floor: float) -> Path:
-    """Learning curves (mean +- std over seeds) beside one outcome map per algorithm."""
+def plot(
+    curves_csv: str | Path,
+    goals_csv: str | Path,
+    png: str | Path,
+    floor: float,
+    title: str = "",
+) -> Path:
+    """Learning curves (mean +- std over seeds) beside one outcome map per algorithm in the CSV
+    (colours: ALGO_COLORS); `title` goes above the curves (name the model and budget)."""
     import matplotlib.pyplot as plt
 
     import gridworld
 
     curves, goals = read_csv(curves_csv), read_csv(goals_csv)
-    settings = list(ALGOS.values())
+    present = {r["setting"] for r in curves}
+    settings = [s for s in ALGOS.values() if s in present]
     fig, axes = plt.subplots(1, 1 + len(settings), figsize=(4.2 + 3.0 * len(settings), 3.4))
     ax = axes[0]
     stats = group_mean(curves, ("setting", "agent_steps"), ("goal_achievement",))
@@ -100,10 +122,12 @@ def plot(curves_csv: str | Path, goals_csv: str | Path, png: str | Path, floor: 
         x = np.array([p["agent_steps"] for p in pts])
         m = np.array([p["goal_achievement_mean"] for p in pts])
         s = np.array([p["goal_achievement_std"] for p in pts])
-        ax.plot(x, m, marker="o", markersize=3, label=f"{setting} (n={pts[-1]['n']})")
-        ax.fill_between(x, m - s, m + s, alpha=0.2)
+        color = ALGO_COLORS[setting]
+        ax.plot(x, m, marker="o", markersize=3, color=color, label=f"{setting} (n={pts[-1]['n']})")
+        ax.fill_between(x, m - s, m + s, alpha=0.2, color=color)
     ax.axhline(floor, color="grey", ls="--", lw=1, label="random policy")
     ax.set(xlabel="agent steps", ylabel="goal achievement (mean ± std)", ylim=(-0.02, 1.02))
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     layout = gridworld.get_layout(base_config().layout)
@@ -114,8 +138,9 @@ def plot(curves_csv: str | Path, goals_csv: str | Path, png: str | Path, floor: 
         ):
             grid[r["y"], r["x"]] = r["achieved_mean"]
         gridworld.plot_value_map(
-            layout, grid, ax=ax, cmap="viridis", vmin=0.0, vmax=1.0, title=f"{setting}: reached"
-        )
+            layout, grid, ax=ax, cmap="viridis", vmin=0.0, vmax=1.0, title=f"{setting}: reached",
+            cbar_label="share of seeds that reached the cell",
+        )  # fmt: skip
         ax.plot(*layout.start, marker="*", color="white", markersize=12)
     fig.tight_layout()
     return save_figure(fig, png)
@@ -127,19 +152,27 @@ def run(
     scale: str = "full",
     seeds: list[int] | None = None,
     progress: bool = True,
+    algos: Sequence[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    keyed: bool = False,
+    title: str = "",
 ) -> list[dict[str, Any]]:
     """Train what is missing; write baselines.csv, baselines_goals.csv and baselines.png into
-    `figures`; return the final rows (one per run: setting, seed, goal_achievement, ...)."""
+    `figures`; return the final rows (one per run: setting, seed, goal_achievement, ...).
+    `algos` and `overrides` go to `specs`; `keyed` puts each run's settings into its directory
+    name (RunSpec.keyed: a notebook whose knobs change trains new runs, never meets an old one)."""
     from glamor_mini.floor import random_floor
 
-    sweep = specs(scale, seeds)
+    sweep = specs(scale, seeds, algos, overrides)
+    if keyed:
+        sweep = [s.keyed() for s in sweep]
     out = Path(root) / NAME
     run_sweep(sweep, out, progress=progress)
     figures = Path(figures)
     curves = write_csv(curve_rows(sweep, out), figures / f"{NAME}.csv")
     goals = write_csv(goal_rows(sweep, out), figures / f"{NAME}_goals.csv")
     floor = float(np.mean(random_floor("gridworld", sorted({s.seed for s in sweep}))))
-    plot(curves, goals, figures / f"{NAME}.png", floor)
+    plot(curves, goals, figures / f"{NAME}.png", floor, title)
     finals = final_rows(sweep, out)
     for r in finals:
         r["random_floor"] = floor

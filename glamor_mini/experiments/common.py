@@ -38,7 +38,7 @@ RUNS_ROOT = Path("runs/experiments")
 FIGURES = Path("docs/figures")
 """Default folder of the full-scale figures (PNG) and their tables (CSV)."""
 SCALES = ("full", "small")
-"""'full': the budgets of the README figures; 'small': the notebooks' CI budgets."""
+"""'full': the budgets of the figures in docs/results.md; 'small': the notebooks' CI budgets."""
 
 
 def check_scale(scale: str) -> str:
@@ -357,7 +357,7 @@ def save_figure(fig, png_path: str | Path, dpi: int = 110) -> Path:
 
 
 def full_scale_command(experiment: str) -> str:
-    """The command that regenerates an experiment's README figure."""
+    """The command that regenerates an experiment's full-scale figure (docs/results.md)."""
     return f"python -m glamor_mini.run sweep {experiment} --scale full"
 
 

@@ -107,7 +107,7 @@ PAPER_TABLE1: dict[str, dict[str, tuple[float, float, float]]] = {
 }
 _PAPER_COL = {"glamor": 0, "discern": 1, "gcsl": 2}
 
-# CPU-sized runs as measured in this project (README: Riverraid, point_mass).
+# CPU-sized runs as measured in this project (docs/results.md: Riverraid, point_mass).
 _CPU_PIXELS = dict(
     impala_channels="8,16,16",
     state_size=256,
