@@ -205,6 +205,9 @@ def test_planning_compute_table_and_heatmaps(sweep_root, tmp_path):
     )
     csv_path = write_csv(rows, tmp_path / "pc.csv")
     assert planning_compute.plot(csv_path, tmp_path / "pc.png").stat().st_size > 1000
+    label = planning_compute.model_label(planning_compute.model_spec("full", seed=3).cfg)
+    assert label == "empty-7x7, T = 10, 40k steps, LSTM 64, seed 3"
+    assert planning_compute.plot(csv_path, tmp_path / "pc2.png", title=label).is_file()
 
 
 def test_guided_vs_sparse_and_termination_tables(sweep_root, tmp_path):
@@ -213,6 +216,9 @@ def test_guided_vs_sparse_and_termination_tables(sweep_root, tmp_path):
     assert [r["mode"] for r in rows[::49]] == ["guided", "sparse"]
     assert guided_vs_sparse.by_distance(rows)[0]["shortest"] == 0
     assert guided_vs_sparse.plot(write_csv(rows, tmp_path / "g.csv"), tmp_path / "g.png").exists()
+    big = planning_compute.model_label(guided_vs_sparse.model_spec("full").cfg)
+    assert big == "empty-13x13, T = 16, 80k steps, LSTM 64, seed 0"
+    assert guided_vs_sparse.plot(tmp_path / "g.csv", tmp_path / "g2.png", title=big).exists()
     rows = termination.evaluate_terminations(root / "s-seed0", 1, progress=False)
     summ = termination.summarize(rows)
     assert [s["termination"] for s in summ] == ["early", "plan_end", "naive_end"]
@@ -295,3 +301,41 @@ def test_sweep_cli_runs_an_experiment(tmp_path, monkeypatch, capsys):
     code = main(["sweep", "planning-compute", "--scale", "small", "--root", str(tmp_path)])
     assert code == 0 and seen["scale"] == "small" and seen["root"] == str(tmp_path)
     assert "1 rows written" in capsys.readouterr().out
+
+
+def test_notebook_knobs_reach_the_specs_and_the_test_time_budgets(sweep_root):
+    # ablations: overrides on top of the scale; a variant's own change still wins
+    rnd = ablations.specs("random-data", "small", (0,), overrides={"total_steps": 3_000})
+    assert [s.cfg.total_steps for s in rnd] == [3_000, 3_000]
+    assert [s.cfg.algo for s in rnd] == ["glamor", "gcsl"]
+    assert ablations.specs("random-data", "small", (0,))[0].cfg.total_steps == 6_000
+    root, specs = sweep_root
+    rows = ablations.test_time_rows(specs[:1], root, 1, progress=False, budgets=(1, 5))
+    assert [r["n_candidates"] for r in rows] == [1, 5]
+    # baselines: a subset of the algorithms, with overrides, in the order of ALGOS
+    from glamor_mini.experiments import baselines
+
+    sub = baselines.specs("full", [0], algos=["gcsl", "glamor"], overrides={"total_steps": 9_000})
+    assert [s.setting for s in sub] == ["GLAMOR", "GCSL"]
+    assert all(s.cfg.total_steps == 9_000 and s.cfg.eval_every == 5_000 for s in sub)
+    with pytest.raises(ValueError, match="not accepted"):
+        baselines.specs("full", [0], algos=["dqn"])
+
+
+def test_baselines_plot_draws_the_algorithms_in_the_csv(tmp_path):
+    from glamor_mini.experiments import baselines
+
+    curves = [
+        {"setting": a, "seed": 0, "run": a, "agent_steps": s, "goal_achievement": v,
+         "optimal_path_rate": v}
+        for a in ("GLAMOR", "GCSL") for s, v in ((1000, 0.1), (2000, 0.5))
+    ]  # fmt: skip
+    goals = [
+        {"setting": a, "seed": 0, "x": x, "y": y, "achieved": 1.0}
+        for a in ("GLAMOR", "GCSL") for x in range(1, 8) for y in range(1, 8)
+    ]  # fmt: skip
+    png = baselines.plot(
+        write_csv(curves, tmp_path / "c.csv"), write_csv(goals, tmp_path / "g.csv"),
+        tmp_path / "b.png", 0.03, "two algorithms",
+    )  # fmt: skip
+    assert png.stat().st_size > 1000

@@ -25,6 +25,7 @@ from typing import Any
 
 from glamor_mini.evaluate import evaluate
 from glamor_mini.experiments.common import (
+    ALGO_COLORS,
     FIGURES,
     RUNS_ROOT,
     RunSpec,
@@ -98,15 +99,22 @@ FIGS: dict[str, dict[str, Any]] = {
 """The three figures: which variants each draws, and their legend labels."""
 
 
-def specs(figure: str, scale: str = "full", seeds: Sequence[int] = SEEDS) -> list[RunSpec]:
-    """The runs of one figure: every variant x seed, named '<variant>-seed<s>'."""
+def specs(
+    figure: str,
+    scale: str = "full",
+    seeds: Sequence[int] = SEEDS,
+    overrides: dict[str, Any] | None = None,
+) -> list[RunSpec]:
+    """The runs of one figure: every variant x seed, named '<variant>-seed<s>'. `overrides`
+    (Config fields, e.g. a notebook's total_steps) apply on top of the scale's budget; a variant's
+    own changes (collect_policy, algo, ...) still win."""
     if figure not in FIGS:
         raise ValueError(f"figure={figure!r} is not accepted; choose one of {sorted(FIGS)}")
-    train = TRAIN[check_scale(scale)]
+    train = {**TRAIN[check_scale(scale)], **(overrides or {})}
     out = []
     for variant, label in FIGS[figure]["variants"].items():
         for s in seeds:
-            cfg = base_config(seed=int(s), **train, **VARIANTS[variant])
+            cfg = base_config(seed=int(s), **{**train, **VARIANTS[variant]})
             out.append(RunSpec(f"{variant}-seed{s}", cfg, label))
     return out
 
@@ -116,14 +124,18 @@ TEST_EPISODES = {"full": 10, "small": 2}
 
 
 def test_time_rows(
-    sp: Sequence[RunSpec], root: str | Path, episodes_per_goal: int, progress: bool = True
+    sp: Sequence[RunSpec],
+    root: str | Path,
+    episodes_per_goal: int,
+    progress: bool = True,
+    budgets: Sequence[int] = TEST_BUDGETS,
 ) -> list[dict[str, Any]]:
-    """Fig. 8: one row per (run, test-time N): goal achievement and optimal-path rate of the
-    run's final model over every goal (`episodes_per_goal` each)."""
+    """Fig. 8: one row per (run, test-time N in `budgets`): goal achievement and optimal-path rate
+    of the run's final model over every goal (`episodes_per_goal` each)."""
     rows = []
     for spec in sp:
         run = load_run(Path(root) / spec.name)
-        for n in TEST_BUDGETS:
+        for n in budgets:
             res = evaluate(
                 run.task,
                 run.model,
@@ -151,8 +163,13 @@ def test_time_summary(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {s["n_candidates"]: s for s in sorted(stats, key=lambda r: r["n_candidates"])}
 
 
-def plot_test_time(csv_path: str | Path, png_path: str | Path) -> Path:
-    """Fig. 8 from the CSV: bars of goal achievement / optimal-path rate per test-time N."""
+def plot_test_time(
+    csv_path: str | Path,
+    png_path: str | Path,
+    title: str = "Test-time planning (Fig. 8), same GLAMOR models",
+) -> Path:
+    """Fig. 8 from the CSV: bars of goal achievement / optimal-path rate per test-time N (GLAMOR's
+    colour, ALGO_COLORS; the shortest-path bars hatched)."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
     import numpy as np
 
@@ -160,16 +177,21 @@ def plot_test_time(csv_path: str | Path, png_path: str | Path) -> Path:
     stats = list(test_time_summary(rows).values())
     fig, ax = plt.subplots(figsize=(5, 3.4))
     x = np.arange(len(stats))
-    for k, (metric, label) in enumerate(
-        [("goal_achievement", "goal reached"), ("optimal_path_rate", "by a shortest path")]
-    ):
+    styles = [
+        ("goal_achievement", "goal reached", dict(alpha=0.9)),
+        ("optimal_path_rate", "by a shortest path", dict(alpha=0.45, hatch="//")),
+    ]
+    for k, (metric, label, style) in enumerate(styles):
         m = [s[f"{metric}_mean"] for s in stats]
         e = [s[f"{metric}_std"] for s in stats]
-        ax.bar(x + (k - 0.5) * 0.38, m, 0.38, yerr=e, capsize=4, label=label)
+        ax.bar(
+            x + (k - 0.5) * 0.38, m, 0.38, yerr=e, capsize=4, label=label,
+            color=ALGO_COLORS["GLAMOR"], edgecolor="black", **style,
+        )  # fmt: skip
     ax.set_xticks(x, [f"test N={s['n_candidates']} (n={s['n']})" for s in stats])
     ax.set_ylim(0, 1.1)
-    ax.set_ylabel("rate (mean ± std over seeds)")
-    ax.set_title("Test-time planning (Fig. 8), same models")
+    ax.set_ylabel("rate over all goals (mean ± std over seeds)")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return save_figure(fig, png_path)
