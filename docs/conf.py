@@ -46,6 +46,10 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 4          # README's `#quickstart`-style links resolve
 nb_execution_mode = "off"         # render the committed outputs; never run a notebook here
 nb_merge_streams = True
+# Offline: no ipywidgets JavaScript (myst-nb's default loads it from a CDN); a widget output
+# (a tqdm bar, say) shows its text/plain form instead.
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 suppress_warnings: list[str] = []
 
 # -- navigation: README is the root; the toctrees are added to it when Sphinx reads it ---------

@@ -25,8 +25,10 @@ import argparse
 import functools
 import html
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,23 +42,34 @@ PAGES = {  # screenshot name -> page, relative to the site root
     "nb01": "notebooks/01_glamor_gridworld.html",
     "results": "docs/results.html",
 }
-BUDGET_MS = 10_000       # Chromium's virtual time for loading, MathJax and image decoding
+BUDGET_MS = 30_000       # Chromium's virtual time for loading, MathJax and image decoding
 WIDTH, MAX_HEIGHT = 1280, 16_000
+RUN_TIMEOUT_S, TRIES = 60, 3  # one Chromium run usually takes 2-5 s
 RESULT_ID = "site-check-result"
 
 # Injected before </body> of the checked pages only (the files on disk are not touched).
 PROBE = """
 <script>
 (function () {
+  function stage(s) { document.documentElement.setAttribute("data-check-stage", s); }
+  stage("script");
   async function probe() {
+    stage("load");
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
       try { await MathJax.startup.promise; } catch (e) {}
     }
+    stage("mathjax done");
     const imgs = Array.from(document.images);
-    await Promise.all(imgs.map(function (img) {
+    await Promise.all(imgs.map(function (img) {  // wait for each image's load or error
       img.loading = "eager";
-      return img.decode().catch(function () {});
+      if (img.complete) return null;
+      return new Promise(function (done) {
+        img.addEventListener("load", done);
+        img.addEventListener("error", done);
+        setTimeout(done, 5000);
+      });
     }));
+    stage("images loaded");
     const maths = Array.from(document.querySelectorAll(
       "article span.math, article div.math, article .output_latex"));
     const main = document.querySelector("article") || document.body;
@@ -130,7 +143,13 @@ class Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def chromium(browser: str, profile: str, url: str, *extra: str) -> subprocess.CompletedProcess:
+def chromium(browser: str, url: str, *extra: str) -> subprocess.CompletedProcess:
+    """One headless Chromium run on a fresh profile (no cache shared between runs)."""
+    with tempfile.TemporaryDirectory(prefix="check-site-") as profile:
+        return _chromium(browser, profile, url, *extra)
+
+
+def _chromium(browser: str, profile: str, url: str, *extra: str) -> subprocess.CompletedProcess:
     cmd = [
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
         "--no-first-run", "--no-default-browser-check", "--disable-extensions",
@@ -141,19 +160,31 @@ def chromium(browser: str, profile: str, url: str, *extra: str) -> subprocess.Co
         f"--virtual-time-budget={BUDGET_MS}", "--run-all-compositor-stages-before-draw",
         *extra, url,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    for _ in range(TRIES):  # headless Chromium now and then hangs on a busy machine: retry
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+            return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # Chromium and its helper processes
+            proc.communicate()
+    return subprocess.CompletedProcess(cmd, -1, "", f"Chromium hung {TRIES} times "
+                                       f"({RUN_TIMEOUT_S} s each)")
 
 
-def check_page(browser: str, profile: str, base: str, name: str, page: str,
+def check_page(browser: str, base: str, name: str, page: str,
                shots: Path) -> tuple[list[str], dict]:
     problems: list[str] = []
-    done = chromium(browser, profile, f"{base}/{page}?probe", f"--window-size={WIDTH},900",
+    done = chromium(browser, f"{base}/{page}?probe", f"--window-size={WIDTH},900",
                     "--dump-dom")
     m = re.search(rf'<pre id="{RESULT_ID}"[^>]*>(.*?)</pre>', done.stdout, re.S)
     if not m:
-        tail = done.stderr.strip().splitlines()[-3:]
+        st = re.search(r'data-check-stage="([^"]*)"', done.stdout)
+        errors = [ln for ln in done.stderr.splitlines() if "dbus" not in ln][-3:]
         return [f"{page}: the in-page check did not report within {BUDGET_MS} ms of virtual "
-                f"time (chromium exit {done.returncode}; {' | '.join(tail)})"], {}
+                f"time (last stage: {st.group(1) if st else 'the probe never ran'}; chromium "
+                f"exit {done.returncode}; {' | '.join(errors) or 'no error printed'})"], {}
     res = json.loads(html.unescape(m.group(1)))
     bad = [i["src"] for i in res["images"] if not i["ok"]]
     if bad:
@@ -171,10 +202,12 @@ def check_page(browser: str, profile: str, base: str, name: str, page: str,
                         f"{', '.join(res['remote'][:5])}")
     height = max(900, min(int(res.get("height") or 900), MAX_HEIGHT))
     shot = shots / f"{name}.png"
-    chromium(browser, profile, f"{base}/{page}", f"--window-size={WIDTH},{height}",
-             f"--screenshot={shot}")
+    shot.unlink(missing_ok=True)
+    took = chromium(browser, f"{base}/{page}", f"--window-size={WIDTH},{height}",
+                    f"--screenshot={shot}")
     if not shot.is_file() or shot.stat().st_size == 0:
-        problems.append(f"{page}: no screenshot was written to {shot}")
+        errors = [ln for ln in took.stderr.splitlines() if "dbus" not in ln][-3:]
+        problems.append(f"{page}: no screenshot was written to {shot} ({' | '.join(errors)})")
     return problems, res
 
 
@@ -203,20 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     images = typeset = 0
     try:
-        with tempfile.TemporaryDirectory(prefix="check-site-") as profile:
-            for name, page in PAGES.items():
-                if not (site / page).is_file():
-                    problems.append(f"{page}: not in the built site")
-                    continue
-                found, res = check_page(browser, profile, base, name, page, args.shots)
-                problems += found
-                if res:
-                    n_img = sum(i["ok"] for i in res["images"])
-                    images += n_img
-                    typeset += res["typeset"]
-                    print(f"{page}: {n_img}/{len(res['images'])} images loaded, "
-                          f"{res['typeset']} equations typeset ({res['maths']} maths "
-                          f"elements), screenshot {args.shots / (name + '.png')}")
+        for name, page in PAGES.items():
+            if not (site / page).is_file():
+                problems.append(f"{page}: not in the built site")
+                continue
+            found, res = check_page(browser, base, name, page, args.shots)
+            problems += found
+            if res:
+                n_img = sum(i["ok"] for i in res["images"])
+                images += n_img
+                typeset += res["typeset"]
+                print(f"{page}: {n_img}/{len(res['images'])} images loaded, "
+                      f"{res['typeset']} equations typeset ({res['maths']} maths "
+                      f"elements), screenshot {args.shots / (name + '.png')}")
     finally:
         server.shutdown()
     problems += Handler.failures
