@@ -2,13 +2,14 @@
 
 The site is built from the repository root, with this folder as the configuration folder:
 
-    sphinx-build -b html -c docs -W --keep-going -n . docs/_build/html
+    sphinx-build -b html -c docs -E -W --keep-going -n -q . docs/_build/html   (make docs)
 
 so that the README (the landing page) and the docs pages keep the very links they have on
 GitHub (`docs/install.md`, `notebooks/01_glamor_gridworld.ipynb`, `docs/figures/x.png`).
-Only README.md, docs/**.md and notebooks/*.ipynb are pages. The notebooks are rendered from
-their committed outputs, never executed. Maths is typeset by a local copy of MathJax 3 (the
-`django-static-mathjax` package, which has no dependency of its own), so the site works offline.
+Only README.md, docs/*.md and notebooks/*.ipynb are pages (README.html is the landing page,
+index.html forwards to it). The notebooks are rendered from their committed outputs, never
+executed. Maths is typeset by a local copy of MathJax 3 (the `django-static-mathjax` package,
+which has no dependency of its own), so the site works offline.
 """
 
 from __future__ import annotations
