@@ -1,9 +1,11 @@
 """Paper §4.7.1, Fig. 3a: planning compute on the 7x7 grid world.
 
 One trained model, the agent starting in the centre of the empty 7x7 room, every free cell a goal.
-The closed-loop planner is run with N in {1, 2, 5, 10, 20, 50, 100} candidate plans (Eq. 8 random
-shooting); for each N and goal we measure the rate of reaching the goal and the rate of reaching it
-by a shortest path, over several episodes per goal, and draw one pair of heatmaps per N.
+The closed-loop planner is run with N in BUDGETS = {1, 2, 5, 10, 20, 50, 100} candidate plans
+(Eq. 8 random shooting; the paper's text does not list the budgets of its Fig. 3a, and its
+default is 50, Fig. 5); for each N and goal we measure the rate of reaching the goal and the rate
+of reaching it by a shortest path, over several episodes per goal, and draw one pair of heatmaps
+per N.
 
     rows = run(scale="full")      # trains (or reuses) the model, writes the CSV and the PNG
 """
@@ -32,7 +34,8 @@ from glamor_mini.experiments.common import (
 
 NAME = "planning-compute"
 BUDGETS = (1, 2, 5, 10, 20, 50, 100)
-"""The planning budgets N of the paper's Fig. 3a."""
+"""The planning budgets N evaluated here: from one sample (A.4.2's "planner off") to twice the
+paper's default of 50 candidates (Fig. 5). The paper's text does not list Fig. 3a's budgets."""
 SCALES: dict[str, dict[str, Any]] = {
     # the `gridworld` preset as is (40k agent steps); 20 episodes per goal and budget
     "full": dict(train={}, episodes=20),
@@ -46,6 +49,14 @@ def model_spec(scale: str = "full", seed: int = 0) -> RunSpec:
     """The grid-world model that every budget is evaluated with."""
     cfg = base_config(seed=seed, **SCALES[check_scale(scale)]["train"])
     return RunSpec(f"grid7-{scale}-seed{seed}", cfg, "gridworld 7x7")
+
+
+def model_label(cfg) -> str:
+    """A figure title's description of a grid-world model: layout, T, budget, LSTM size, seed."""
+    return (
+        f"{cfg.layout}, T = {cfg.horizon}, {cfg.total_steps / 1000:g}k steps, "
+        f"LSTM {cfg.lstm_hidden}, seed {cfg.seed}"
+    )
 
 
 def evaluate_budgets(
@@ -81,8 +92,15 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") -> Path:
-    """Fig. 3a from the CSV: top row 'goal reached', bottom row 'reached by a shortest path'."""
+def plot(
+    csv_path: str | Path,
+    png_path: str | Path,
+    layout: str = "empty-7x7",
+    title: str | None = None,
+) -> Path:
+    """Fig. 3a from the CSV: top row 'goal reached', bottom row 'reached by a shortest path', one
+    shared colour bar. `title` names the model and budget (e.g. `model_label(cfg)` and the
+    episodes per goal); the CSV itself does not record them."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     import gridworld
@@ -90,7 +108,9 @@ def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") 
     lay = gridworld.get_layout(layout)
     rows = read_csv(csv_path)
     budgets = sorted({r["n_candidates"] for r in rows})
-    fig, axes = plt.subplots(2, len(budgets), figsize=(1.9 * len(budgets) + 0.6, 4.2))
+    fig, axes = plt.subplots(
+        2, len(budgets), figsize=(1.9 * len(budgets) + 1.4, 4.5), layout="constrained"
+    )
     axes = np.array(axes).reshape(2, len(budgets))
     for j, n in enumerate(budgets):
         for i, key in enumerate(("achieved", "optimal")):
@@ -102,13 +122,16 @@ def plot(csv_path: str | Path, png_path: str | Path, layout: str = "empty-7x7") 
             gridworld.plot_value_map(
                 lay, grid, ax=axes[i, j], vmin=0, vmax=1, colorbar=False, title=f"N={n}: {mean:.2f}"
             )
+            image = axes[i, j].images[0]
             axes[i, j].plot(*lay.start, marker="*", color="white", markersize=8)
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
         axes[0, 0].set_ylabel("goal reached")
         axes[1, 0].set_ylabel("by a shortest path")
-    fig.suptitle("Planning compute (paper Fig. 3a): rate per goal cell; brighter = higher")
-    fig.tight_layout()
+    cbar = fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01)
+    cbar.set_label("rate over episodes (per goal cell)")
+    head = "Planning compute (paper Fig. 3a), mean over goals in each title"
+    fig.suptitle(f"{head}\n{title}" if title else head)
     return save_figure(fig, png_path)
 
 
@@ -123,7 +146,9 @@ def run(
     seed = (seeds or (0,))[0]
     spec = model_spec(scale, seed)
     (run_dir,) = run_sweep([spec], Path(root) / "models", progress)
-    rows = evaluate_budgets(run_dir, BUDGETS, SCALES[scale]["episodes"], seed, progress)
+    episodes = SCALES[scale]["episodes"]
+    rows = evaluate_budgets(run_dir, BUDGETS, episodes, seed, progress)
     csv_path = write_csv(rows, Path(figures) / "planning_compute.csv")
-    plot(csv_path, csv_path.with_suffix(".png"))
+    title = f"{model_label(spec.cfg)}, {episodes} episodes per goal and N"
+    plot(csv_path, csv_path.with_suffix(".png"), title=title)
     return rows
