@@ -483,38 +483,60 @@ def learned_vs_exact(
     return rows
 
 
+OPERATOR_STYLES: dict[str, dict] = {
+    "GCSL (sample)": dict(color="tab:orange", ls="-", marker="o", lw=1.5),
+    "GCSL (greedy)": dict(color="tab:orange", ls="--", marker="^", lw=1.5),
+    "GLAMOR, no prior": dict(color="tab:blue", ls=":", marker="s", lw=2.0),
+    "GLAMOR": dict(color="tab:blue", ls="-", marker="o", lw=3.5, alpha=0.45),
+}
+"""Line styles of the four agents in every die figure: GCSL orange, GLAMOR blue (the colours of
+experiments.common.ALGO_COLORS), one dash pattern and marker each, so that curves that coincide
+(greedy GCSL, GLAMOR with and without the prior all sit at 0.6 on the paper's die) stay visible."""
+
+HALF_LABEL = "1/2: above it the argmax picks the loaded die"
+
+
+def _style(name: str, k: int, every: int = 4) -> dict:
+    """Matplotlib keywords for agent `name` (the k-th curve): its OPERATOR_STYLES entry with the
+    markers of different curves placed on different iterations (markevery offset by k)."""
+    st = dict(OPERATOR_STYLES.get(name, dict(marker="o", lw=1.5)))
+    return {**st, "markersize": 5, "markevery": (k % every, every)}
+
+
 def plot_die(
     exact: dict[str, np.ndarray],
     runs: dict[str, DieRun] | None = None,
     path: str | None = None,
+    titles: tuple[str, str] = ("exact operator", "learned models (die preset)"),
 ):
     """Left: exact pi_t(loaded | g = 1) over iterations (one line per entry of `exact`);
-    right: the learned agents' p(loaded | g = 1) (GCSL's pi, GLAMOR's inverse model) vs steps."""
+    right: the learned agents' p(loaded | g = 1) (GCSL's pi, GLAMOR's inverse model) vs steps.
+    The dotted grey line at 1/2 is where the argmax over the two dice flips."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     ncols = 1 if runs is None else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.8), squeeze=False)
     ax = axes[0, 0]
-    for label, series in exact.items():
-        ax.plot(np.arange(len(series)), series, marker="o", markersize=3, label=label)
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("iteration t (exact operator)")
+    for k, (label, series) in enumerate(exact.items()):
+        ax.plot(np.arange(len(series)), series, label=label, **_style(label, k))
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label=HALF_LABEL)
+    ax.set_xlabel("iteration t of the exact operator (collect, then distil)")
     ax.set_ylabel("p_t(loaded | g = 1)")
     ax.set_ylim(-0.03, 1.03)
-    ax.set_title("exact operator")
-    ax.legend(fontsize=8)
+    ax.set_title(titles[0], fontsize=10)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     if runs is not None:
         ax = axes[0, 1]
-        for label, run in runs.items():
+        for k, (label, run) in enumerate(runs.items()):
             x, tables = run.learned_table()
-            ax.plot(x, tables[:, 0, 1], marker="o", markersize=3, label=label)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-        ax.set_xlabel("agent steps")
+            ax.plot(x, tables[:, 0, 1], label=label, **_style(label, k, every=1))
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":", label=HALF_LABEL)
+        ax.set_xlabel("agent steps (one roll each)")
         ax.set_ylabel("learned p(loaded | g = 1)")
         ax.set_ylim(-0.03, 1.03)
-        ax.set_title("learned models (die preset)")
-        ax.legend(fontsize=8)
+        ax.set_title(titles[1], fontsize=10)
+        ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
@@ -527,30 +549,39 @@ def plot_learned_vs_exact(
     rows: list[dict], eps: float = 0.1, n_iter: int = 30, path: str | None = None
 ):
     """One panel per die: the exact p_t(loaded | g = 1) of each agent over iterations (lines)
-    and the learned values of every seed (markers right of the lines, same colours)."""
+    and the learned values of every seed (markers right of the lines, same colours and shapes).
+    Styles: OPERATOR_STYLES (curves that coincide stay visible); the dotted line is 1/2."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     from glamor_mini.envs.die import outcome_probs
 
     dice = list(dict.fromkeys(r["die"] for r in rows))
-    fig, axes = plt.subplots(1, len(dice), figsize=(5.4 * len(dice), 3.8), squeeze=False)
-    colors = dict(zip(OPERATORS, ("tab:orange", "tab:red", "tab:purple", "tab:green"), strict=True))
+    fig, axes = plt.subplots(1, len(dice), figsize=(5.4 * len(dice), 4.4), squeeze=False)
     for ax, die in zip(axes[0], dice, strict=True):
-        P = outcome_probs(6, die)
+        P = outcome_probs(6, str(die))
         for k, name in enumerate(OPERATORS):
+            st = _style(name, k)
             ex = iterate_operator(name, P, n_iter, eps).loaded_for_goal_1
-            ax.plot(np.arange(n_iter + 1), ex, color=colors[name], label=name, lw=1.5)
+            ax.plot(np.arange(n_iter + 1), ex, label=f"{name}: exact", **st)
             learned = [r["p_loaded_g1"] for r in rows if r["die"] == die and r["variant"] == name]
-            xs = np.full(len(learned), n_iter + 2 + 0.8 * k)
-            ax.scatter(xs, learned, color=colors[name], marker="x", zorder=3)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            xs = np.full(len(learned), n_iter + 2 + 1.2 * k)
+            ax.scatter(
+                xs, learned, color=st["color"], marker=st["marker"], s=36, zorder=3,
+                facecolors="none" if k % 2 else st["color"], label=f"{name}: learned, per seed",
+            )  # fmt: skip
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":", label=HALF_LABEL)
         ax.set_ylim(-0.03, 1.03)
-        ax.set_xlabel(f"iteration (exact, eps = {eps}); x: learned, one per seed")
+        ax.set_xlabel(
+            f"iteration of the exact operator (eps = {eps}); right: learned, one per seed"
+        )
         ax.set_ylabel("p(loaded | g = 1)")
-        ax.set_title("paper's die (loaded: always 1)" if die == "1" else f"die loaded {die} to 1")
+        seeds = len({r["seed"] for r in rows if r["die"] == die})
+        what = "paper's die (loaded: always 1)" if str(die) == "1" else f"die loaded {die} to 1"
+        ax.set_title(f"{what}; learned: die preset, {seeds} seeds", fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -587,6 +618,7 @@ def die_figure(
 __all__ = [
     "DIE_VARIANTS",
     "OPERATORS",
+    "OPERATOR_STYLES",
     "OperatorRun",
     "exact_operators",
     "fixed_points",

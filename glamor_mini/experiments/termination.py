@@ -58,10 +58,13 @@ STAY_TRAIN: dict[str, Any] = dict(allow_stay=True, total_steps=20_000)
 """The second panel's model (full scale only): the gridworld preset with 'stay', 20k steps."""
 
 
-def model_spec(scale: str = "full", seed: int = 0, stay: bool = False) -> RunSpec:
-    """The model of one panel: the plain grid (default) or, with stay=True, the 'stay' grid."""
+def model_spec(scale: str = "full", seed: int = 0, stay: bool = False, **overrides: Any) -> RunSpec:
+    """The model of one panel: the plain grid (default) or, with stay=True, the 'stay' grid.
+    `overrides` (Config fields, e.g. allow_stay=True, total_steps=6000) change the training
+    settings; use `.keyed()` on the result so that other settings train into another directory."""
     train = STAY_TRAIN if stay else SCALES[check_scale(scale)]["train"]
-    cfg = base_config(seed=seed, **train)
+    cfg = base_config(seed=seed, **{**train, **overrides})
+    stay = stay or cfg.allow_stay
     name = f"grid7-stay-{scale}-seed{seed}" if stay else f"grid7-plain-{scale}-seed{seed}"
     return RunSpec(name, cfg, "gridworld 7x7 + stay" if stay else "gridworld 7x7")
 
@@ -145,40 +148,50 @@ def plot(
     png_path: str | Path,
     layout: str = "empty-7x7",
     stay_csv: str | Path | None = None,
+    title: str | None = None,
+    row_titles: tuple[str, str] = ("plain grid (4 moves)", "with a 'stay' action"),
 ) -> Path:
     """Bars of goal achievement per termination strategy and the per-goal heatmaps; with
-    `stay_csv`, a second row for the model trained with the 'stay' action."""
+    `stay_csv`, a second row for the model trained with the 'stay' action. `title` names the
+    model and budget (default: the figure's generic title); `row_titles` label the two rows.
+    The bars are grey (one model, three planners: not the per-algorithm colours)."""
     import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
 
     import gridworld
 
     lay = gridworld.get_layout(layout)
-    panels = [("plain grid (4 moves)", read_csv(csv_path))]
+    panels = [(row_titles[0], read_csv(csv_path))]
     if stay_csv is not None and Path(stay_csv).is_file():
-        panels.append(("with a 'stay' action", read_csv(stay_csv)))
+        panels.append((row_titles[1], read_csv(stay_csv)))
     ncols = 1 + len(TERMINATIONS)
     fig, axes = plt.subplots(
         len(panels), ncols, figsize=(3.2 * ncols, 3.4 * len(panels)), squeeze=False
     )
-    for row_axes, (title, rows) in zip(axes, panels, strict=True):
+    for row_axes, (row_title, rows) in zip(axes, panels, strict=True):
         summ = summarize(rows)
         names = [s["termination"] for s in summ]
         vals = [s["goal_achievement"] for s in summ]
         ax = row_axes[0]
-        ax.bar(names, vals, color=["tab:green", "tab:blue", "tab:orange"][: len(names)])
+        ax.bar(names, vals, color=["0.25", "0.5", "0.75"][: len(names)], edgecolor="black")
         for i, v in enumerate(vals):
             ax.text(i, v + 0.02, f"{v:.2f}", ha="center")
         ax.set_ylim(0, 1.1)
-        ax.set_ylabel("goal achievement")
-        ax.set_title(title)
+        ax.set_ylabel("goal achievement (fraction of episodes)")
+        ax.set_xlabel("termination strategy")
+        ax.set_title(row_title, fontsize=10)
         for ax, s in zip(row_axes[1:], summ, strict=False):
             grid = np.full(lay.shape, np.nan)
             for r in rows:
                 if r["termination"] == s["termination"]:
                     grid[r["y"], r["x"]] = r["achieved"]
-            gridworld.plot_value_map(lay, grid, ax=ax, vmin=0, vmax=1, title=s["termination"])
+            gridworld.plot_value_map(
+                lay, grid, ax=ax, vmin=0, vmax=1, title=f"{s['termination']}: per goal cell",
+                cbar_label="goal achievement",
+            )  # fmt: skip
             ax.plot(*lay.start, marker="*", color="white", markersize=10)
-    fig.suptitle("Termination (paper Fig. 3b) on the 7x7 grid, T = 10: one model, 3 planners")
+    fig.suptitle(
+        title or "Termination (paper Fig. 3b) on the 7x7 grid, T = 10: one model, 3 planners"
+    )
     fig.tight_layout()
     return save_figure(fig, png_path)
 
