@@ -192,7 +192,7 @@ def plot_test_time(
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("rate over all goals (mean ± std over seeds)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return save_figure(fig, png_path)
 
