@@ -126,6 +126,7 @@ def plot(
         ax.plot(x, m, marker="o", markersize=3, color=color, label=f"{setting} (n={pts[-1]['n']})")
         ax.fill_between(x, m - s, m + s, alpha=0.2, color=color)
     ax.axhline(floor, color="grey", ls="--", lw=1, label="random policy")
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
     ax.set(xlabel="agent steps", ylabel="goal achievement (mean ± std)", ylim=(-0.02, 1.02))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
