@@ -98,6 +98,10 @@ def goal_rows(sweep: list[RunSpec], root: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+# line style and marker per algorithm: curves that coincide stay visible
+_STYLES = {"GLAMOR": ("-", "o"), "GCSL": ("--", "s"), "DISCERN": (":", "^")}
+
+
 def plot(
     curves_csv: str | Path,
     goals_csv: str | Path,
@@ -122,8 +126,9 @@ def plot(
         x = np.array([p["agent_steps"] for p in pts])
         m = np.array([p["goal_achievement_mean"] for p in pts])
         s = np.array([p["goal_achievement_std"] for p in pts])
-        color = ALGO_COLORS[setting]
-        ax.plot(x, m, marker="o", markersize=3, color=color, label=f"{setting} (n={pts[-1]['n']})")
+        color, (ls, marker) = ALGO_COLORS[setting], _STYLES[setting]  # curves that coincide
+        ax.plot(x, m, ls=ls, marker=marker, markersize=4, color=color,
+                label=f"{setting} (n={pts[-1]['n']})")  # fmt: skip
         ax.fill_between(x, m - s, m + s, alpha=0.2, color=color)
     ax.axhline(floor, color="grey", ls="--", lw=1, label="random policy")
     ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:g}k")
