@@ -387,3 +387,20 @@ def test_update_sample_and_plan_never_sync_on_cuda():
         )
     finally:
         torch.cuda.set_sync_debug_mode(0)
+
+
+def test_cuda_precision_keeps_heads_and_planner_in_ieee_float32():
+    """One float32 policy for every algorithm on CUDA: TF32 for convolutions only; matmuls and
+    cuDNN's LSTM (the heads, the planner) in IEEE float32 (torch's defaults put cuDNN LSTMs on
+    TF32). The flags are plain settings, so this runs on a CPU."""
+    from glamor_mini.models import set_cuda_precision
+
+    b = torch.backends
+    saved = (b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision, b.cuda.matmul.fp32_precision)
+    try:
+        set_cuda_precision()
+        assert b.cudnn.conv.fp32_precision == "tf32"
+        assert b.cudnn.rnn.fp32_precision == "ieee" and b.cuda.matmul.fp32_precision == "ieee"
+    finally:
+        b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision = saved[:2]
+        b.cuda.matmul.fp32_precision = saved[2]
