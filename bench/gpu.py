@@ -50,7 +50,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from glamor_mini.config import make_config  # noqa: E402
-from glamor_mini.models import GlamorModel, build_model, enable_tf32  # noqa: E402
+from glamor_mini.models import GlamorModel, build_model, set_cuda_precision  # noqa: E402
 from glamor_mini.planner import PlannerSettings, plan  # noqa: E402
 from glamor_mini.policies import (  # noqa: E402
     ClosedLoopPolicy,
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
-        enable_tf32()
+        set_cuda_precision()  # as agents.build_agent sets it for a run
     if device.type == "cpu" and not args.quick and not args.paper_on_cpu:
         print("no GPU: running the CPU smoke mode (--quick); paper sizes need a GPU")
         args.quick = True

@@ -38,7 +38,11 @@ import torch
 from torch import Tensor, nn
 
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
-from glamor_mini.models import build_model, time_features  # noqa: F401  (re-exported)
+from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
+    build_model,
+    set_cuda_precision,
+    time_features,
+)
 from glamor_mini.planner import PlannerSettings
 from glamor_mini.policies import ClosedLoopPolicy, OpenLoopPolicy
 from glamor_mini.replay import Batch, ReplayBuffer
@@ -172,6 +176,8 @@ def build_agent(cfg: Any, task: Task, train_goals: GoalSet, device: torch.device
     """The agent `cfg.algo` names (import glamor_mini.baselines first to register baselines)."""
     if cfg.algo not in AGENTS:
         raise ValueError(f"algo={cfg.algo!r} is not accepted; choose one of {sorted(AGENTS)}")
+    if device.type == "cuda":
+        set_cuda_precision()  # one float32 policy for every algorithm
     return AGENTS[cfg.algo](cfg, task, train_goals, device)
 
 

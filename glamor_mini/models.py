@@ -28,7 +28,8 @@ Mixed precision (`GlamorModel.amp`, Config.amp): the encoders and context MLPs r
 autocast; the sequence heads always run in float32 with autocast switched off, also when a caller
 wraps the loss in its own autocast (bf16 gates would coarsen the small log-probability
 differences Eq. 8 ranks plans by, and cuDNN's RNN autocast path would re-flatten weights in fp16
-every call). `build_model` also turns TF32 matmuls on for CUDA.
+every call). On CUDA, `set_cuda_precision` puts the convolutions on TF32 and keeps matmuls and
+the LSTMs in IEEE float32, for every algorithm.
 """
 
 from __future__ import annotations
@@ -327,11 +328,16 @@ def full_precision(device: torch.device):
     return torch.autocast(device.type, enabled=False)
 
 
-def enable_tf32() -> None:
-    """TF32 tensor-core matmuls and convolutions on CUDA (float32 storage, ~10-bit mantissa
-    products); no effect on CPU."""
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+def set_cuda_precision() -> None:
+    """Float32 numerics on CUDA, the same for every algorithm (agents.build_agent calls it):
+    TF32 tensor cores (float32 storage, ~10-bit mantissa products) for the encoders'
+    convolutions, where the FLOPs are; IEEE float32 for matmuls and cuDNN's LSTM, i.e. the
+    sequence heads and the planner that ranks plans by small log-probability differences, and
+    the Q / policy heads. (torch's own defaults put cuDNN convolutions AND LSTMs on TF32.)
+    No effect on CPU."""
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    torch.backends.cudnn.rnn.fp32_precision = "ieee"
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
 
 
 # ----------------------------------------------------------------------------------- the model
@@ -459,10 +465,8 @@ class GlamorModel(nn.Module):
 def build_model(
     cfg, obs_shape: tuple[int, int, int], goal_shape: tuple[int, int, int], n_actions: int
 ) -> GlamorModel:
-    """The model described by a Config (encoder kind and sizes). Turns TF32 on when CUDA is
-    present; the caller sets `model.amp` (Config.amp applies on CUDA only)."""
-    if torch.cuda.is_available():
-        enable_tf32()
+    """The model described by a Config (encoder kind and sizes); the caller sets `model.amp`
+    (Config.amp applies on CUDA only)."""
     return GlamorModel(
         obs_shape,
         goal_shape,

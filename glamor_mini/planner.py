@@ -148,16 +148,21 @@ class FusedHeads:
     to SequenceHead.step per head (tested to float precision), in ~12 ops per position instead
     of ~25. nh = 2 (inverse model, prior)
     or 1 (no prior).
+
+    Built on the weights' device from device tensors only (no host-to-device copy, no CPU index
+    into device weights: tests/test_device_path.py counts both), and rebuilt by every plan():
+    a cache keyed by the weights' version counters would serve stale weights, because a fused
+    AdamW step updates the parameters without bumping those counters (tested).
     """
 
     def __init__(self, model: GlamorModel, use_prior: bool):
         heads = [model.inverse, model.prior] if use_prior else [model.inverse]
         self.heads, self.nh, self.H = heads, len(heads), heads[0].lstm.hidden_size
-        H = self.H
-        perm = torch.cat([torch.arange(g * H, (g + 1) * H) for g in _GATE_ORDER])
-        scale = torch.ones(4 * H, dtype=heads[0].out.weight.dtype)
+        H, w = self.H, heads[0].out.weight
+        # built on the weights' device: no host-to-device copy, no CPU index into device weights
+        perm = torch.cat([torch.arange(g * H, (g + 1) * H, device=w.device) for g in _GATE_ORDER])
+        scale = torch.ones(4 * H, dtype=w.dtype, device=w.device)
         scale[3 * H :] = 2.0  # the g gate: tanh(x) = 2 sigmoid(2x) - 1
-        scale = scale.to(heads[0].out.weight.device)
         self.w_ih = [(h.lstm.weight_ih_l0[perm] * scale[:, None]).t() for h in heads]  # (H, 4H)
         self.bias = [(h.lstm.bias_ih_l0 + h.lstm.bias_hh_l0)[perm] * scale for h in heads]
         self.w_hh = torch.stack([(h.lstm.weight_hh_l0[perm] * scale[:, None]).t() for h in heads])
@@ -245,7 +250,7 @@ def plan(
         if max_len < 0:
             raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
         L, uniform = max_len, True
-        max_len = torch.full((B,), max_len, dtype=torch.long)
+        max_len = torch.full((B,), max_len, dtype=torch.long, device=device)
     else:
         host_len = max_len.detach().cpu()  # a no-op for the CPU tensors policies pass
         if host_len.shape != (B,):
@@ -261,7 +266,7 @@ def plan(
     sparse = settings.mode == "sparse"
     plan_end = settings.termination == "plan_end"
 
-    heads = FusedHeads(model, use_prior)
+    heads = FusedHeads(model, use_prior)  # rebuilt per plan: see FusedHeads
     ctx_inv, ctx_pri = model.contexts(obs, goal)
     h, c, base = heads.start([ctx_inv, ctx_pri][: heads.nh])
     h, c, base = (x.repeat_interleave(N, 1) for x in (h, c, base))

@@ -73,8 +73,16 @@ HOST_READS = frozenset(
 
 
 class HostReadCounter(torch.overrides.TorchFunctionMode):
-    """Counts host reads (HOST_READS) made inside a `with` block: the number of host-device
-    syncs the block would cost on a GPU, measurable on any device (tests, bench/gpu.py).
+    """Counts, inside a `with` block, what would make a GPU wait for the host, measurable on any
+    device (tests run it with a model on the `meta` device; bench/gpu.py on CUDA):
+
+    calls   host reads (HOST_READS): each one is a device sync on CUDA; `count` is their number.
+    uploads host-to-device copies made by the block (`.to`/`.cuda`/`copy_` from a CPU tensor onto
+            another device, `torch.tensor(..., device=...)`): from pageable memory each one blocks
+            the host until the copy is done.
+    mixed   ops that meet a CPU tensor with one or more elements beside a tensor on another device
+            (e.g. CUDA weights indexed by a CPU index): torch copies it over implicitly, unseen.
+            0-dim CPU tensors are left out (torch passes them to kernels as plain numbers).
 
     device_only=True counts only reads of tensors that are not on the CPU (true syncs on CUDA;
     e.g. AdamW reads its CPU step counters with .item(), which costs no sync)."""
@@ -83,14 +91,43 @@ class HostReadCounter(torch.overrides.TorchFunctionMode):
         super().__init__()
         self.device_only = device_only
         self.calls: list[str] = []
+        self.uploads: list[str] = []
+        self.mixed: list[str] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if getattr(func, "__name__", "") in HOST_READS:
-            on_device = any(isinstance(a, torch.Tensor) and a.device.type != "cpu" for a in args)
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        tensors = [t for t in _tensors_in((args, kwargs))]
+        if name in HOST_READS:
+            on_device = any(t.device.type != "cpu" for t in tensors[:1])
             if on_device or not self.device_only:
-                self.calls.append(func.__name__)
-        return func(*args, **(kwargs or {}))
+                self.calls.append(name)
+        elif name not in _TRANSFERS:
+            devices = {t.device.type for t in tensors if t.device.type != "cpu"}
+            if devices and any(t.device.type == "cpu" and t.dim() > 0 for t in tensors):
+                self.mixed.append(name)
+        out = func(*args, **kwargs)
+        if name in _TRANSFERS and isinstance(out, torch.Tensor) and out.device.type != "cpu":
+            src = args[1] if name == "copy_" else args[0] if args else None
+            if name == "tensor" or (isinstance(src, torch.Tensor) and src.device.type == "cpu"):
+                self.uploads.append(name)
+        return out
 
     @property
     def count(self) -> int:
         return len(self.calls)
+
+
+_TRANSFERS = frozenset({"to", "cuda", "copy_", "tensor", "as_tensor"})
+
+
+def _tensors_in(obj: Any):
+    """Every tensor in nested tuples / lists / dicts (the arguments of a torch call)."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            yield from _tensors_in(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from _tensors_in(x)

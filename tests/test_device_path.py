@@ -128,6 +128,55 @@ def test_device_plan_has_no_sync_and_host_reads_do_not_grow_with_positions(horiz
     assert n_host <= 5, f"{n_host} host reads per plan (budget 5, none per position)"
 
 
+def test_the_counter_sees_uploads_and_mixed_device_ops():
+    """The premise of the two tests below: on `meta`, a CPU index into device weights and a
+    copy of a CPU tensor onto the device are both counted (each is a hidden copy on CUDA)."""
+    w = torch.ones(4, 3, device="meta")
+    with HostReadCounter() as counter:
+        w[torch.tensor([1, 0])]  # a CPU index: copied to the device by torch
+        torch.ones(3).to("meta")
+        w[torch.arange(2, device="meta")] * torch.tensor(2.0)  # a 0-dim CPU scalar is free
+    assert counter.mixed == ["__getitem__"] and counter.uploads == ["to"]
+
+
+@pytest.mark.parametrize("mode", ["guided", "no_prior"])
+def test_device_plan_uploads_nothing_and_mixes_no_devices(mode):
+    """plan() on device inputs builds everything it needs on the device (FusedHeads' gate
+    permutation and scale included): no host-to-device copy, no CPU tensor meeting device ones.
+    A host max_len tensor (what the policies pass) is the one upload."""
+    model = small_model().to("meta")
+    obs, goal = batch(3, "meta")
+    s = PlannerSettings(n_candidates=7, mode=mode)
+    with HostReadCounter() as counter:
+        plan(model, obs, goal, 4, s)
+    assert (counter.uploads, counter.mixed, counter.calls) == ([], [], [])
+    with HostReadCounter() as counter:
+        plan(model, obs, goal, torch.tensor([0, 2, 4]), s)
+    assert counter.uploads == ["to"] and counter.mixed == []
+
+
+def test_plans_follow_the_weights_after_a_fused_adamw_step():
+    """A fused AdamW step changes the weights without bumping their version counters (so the
+    planner does not cache FusedHeads by version); the next plan must use the new weights."""
+    model = small_model(2).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.5, fused=True)
+    obs, goal = batch(2, seed=2)
+    versions = [p._version for p in model.parameters()]
+    loss, _ = model.loss(obs, goal, torch.zeros(2, 3, dtype=torch.long), torch.full((2,), 3))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    assert [p._version for p in model.parameters()] == versions  # the premise
+    model.eval()
+    s = PlannerSettings(n_candidates=64, gamma=0.9)
+    p = plan(model, obs, goal, 3, s, torch.Generator().manual_seed(0), return_candidates=True)
+    B, N, L = p.candidates.shape
+    rep = lambda x: x.repeat_interleave(N, 0)  # noqa: E731
+    flat, lens = p.candidates.reshape(B * N, L), p.candidate_length.reshape(-1)
+    fresh = score(model, rep(obs), rep(goal), flat, lens, 0.9)  # teacher forcing: new weights
+    torch.testing.assert_close(p.candidate_score.reshape(-1), fresh, atol=1e-4, rtol=0)
+
+
 def test_to_host_is_one_transfer():
     actions, stop = torch.tensor([2, 0, 1]), torch.tensor([False, True, False])
     with HostReadCounter() as counter:
@@ -338,3 +387,20 @@ def test_update_sample_and_plan_never_sync_on_cuda():
         )
     finally:
         torch.cuda.set_sync_debug_mode(0)
+
+
+def test_cuda_precision_keeps_heads_and_planner_in_ieee_float32():
+    """One float32 policy for every algorithm on CUDA: TF32 for convolutions only; matmuls and
+    cuDNN's LSTM (the heads, the planner) in IEEE float32 (torch's defaults put cuDNN LSTMs on
+    TF32). The flags are plain settings, so this runs on a CPU."""
+    from glamor_mini.models import set_cuda_precision
+
+    b = torch.backends
+    saved = (b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision, b.cuda.matmul.fp32_precision)
+    try:
+        set_cuda_precision()
+        assert b.cudnn.conv.fp32_precision == "tf32"
+        assert b.cudnn.rnn.fp32_precision == "ieee" and b.cuda.matmul.fp32_precision == "ieee"
+    finally:
+        b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision = saved[:2]
+        b.cuda.matmul.fp32_precision = saved[2]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import gridworld
-from glamor_mini.agents import build_agent
+from glamor_mini.agents import build_agent, seed_offset
 from glamor_mini.baselines.discern import DiscernAgent
 from glamor_mini.config import ConfigError, make_config
 from glamor_mini.envs.gridworld import GridWorldTask
@@ -150,6 +150,22 @@ def test_sampled_batch_is_consistent_with_the_stored_trajectories():
     # stored without a commanded goal -> always relabelled with the final frame
     b2 = agent.sample(fill_replay(task, 30, unknown_goal=True), 100)
     assert bool((b2.goal_idx == -1).all()) and torch.equal(b2.goal, b2.final)
+
+
+def test_sampling_draws_on_the_agents_device_from_the_agents_seed():
+    """The relabelling coin and the decoys come from the agent's own generator, which lives on
+    the agent's (= the replay's) device, so a GPU batch costs no host-to-device copy of them;
+    on the CPU the stream is the one seeded by seed_offset(seed, 'agent')."""
+    agent, task = make_agent(TINY, 4, discern_relabel=0.5)
+    assert agent.generators["discern"].device == agent.device
+    rb = fill_replay(task, 30)
+    b = agent.sample(rb, 64)
+    fresh = torch.Generator().manual_seed(seed_offset(agent.cfg.seed, "agent"))
+    coin = torch.rand(64, generator=fresh) < 0.5
+    assert torch.equal(b.goal_idx == -1, coin)  # every stored step here has a commanded goal
+    decoys = torch.randint(len(task.train_goals().frames), (agent.k_decoys,), generator=fresh)
+    goals = torch.from_numpy(task.train_goals().frames)
+    assert torch.equal(b.decoys, goals[decoys])
 
 
 # ------------------------------------------------------------------ the Q-learner

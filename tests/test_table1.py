@@ -175,3 +175,21 @@ def test_table1_tiny_on_local_ray_then_resume(local_ray, tmp_path, capsys):
     rows = (half / "progress.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [80, 160], "resumed, not restarted"
     assert main(args) == 0 and "6 finished, 0 to run" in capsys.readouterr().out
+
+
+def test_a_ray_job_without_a_gpu_runs_on_the_cpu():
+    """Ray counts GPUs only for jobs that ask for them: a job with num_gpus=0 and device 'auto'
+    must not land on GPU 0 (it is sent with device 'cpu'); an explicit device is left alone."""
+    from glamor_mini.experiments.executor import ray_job_config
+
+    cfg = make_config("debug")
+    assert ray_job_config(Job("a", cfg, "train", 1.0, 0.0))["device"] == "cpu"
+    assert ray_job_config(Job("b", cfg, "train", 1.0, 0.25))["device"] == "auto"
+    assert ray_job_config(Job("c", cfg.replace(device="cuda:1"), "train"))["device"] == "cuda:1"
+
+
+def test_paper_scale_checkpoints_leave_the_replay_out():
+    """A 500k-step Atari replay is ~4.25 GB per checkpoint: Table 1 at paper scale (126 runs)
+    would need ~540 GB of disk with it."""
+    for preset in ("atari", "dmc"):
+        assert make_config(preset).save_replay is False

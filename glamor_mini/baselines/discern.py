@@ -62,6 +62,7 @@ lists every choice and why.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,7 +205,10 @@ class DiscernAgent(Agent):
         self.q_optimizer = torch.optim.Adam(self.qnet.parameters(), lr=cfg.lr)
         self.xi_optimizer = torch.optim.Adam(self.xi.parameters(), lr=cfg.lr)
         self.goal_frames = torch.as_tensor(train_goals.frames)  # (G, c, H, W) uint8, CPU
-        self.generators["discern"] = torch.Generator().manual_seed(seed_offset(cfg.seed, "agent"))
+        # on the agent's device (where the replay lives): its draws need no host-to-device copy
+        self.generators["discern"] = torch.Generator(device).manual_seed(
+            seed_offset(cfg.seed, "agent")
+        )
         self.updates = 0
         self._greedy = GreedyQPolicy(self.qnet)
 
@@ -246,7 +250,7 @@ class DiscernAgent(Agent):
     # -------------------------------------------------------------- sampling
     def sample(self, replay: ReplayBuffer, batch_size: int) -> DiscernBatch:
         """n-step transitions, uniform over every stored step (vectorised, on self.device)."""
-        g = self.generators["discern"]  # CPU; draws move to the replay's device
+        g = self.generators["discern"]  # on self.device, the replay's device
         pos = replay.sample_positions(batch_size, with_action=True)  # (B,) absolute
         dev = pos.device
         left = replay.steps_to_end(pos)  # >= 1
@@ -254,14 +258,14 @@ class DiscernAgent(Agent):
         nxt = pos + m
         final_pos = pos + left
         goal_idx = replay.goal_at(pos)
-        coin = (torch.rand(batch_size, generator=g) < self.relabel).to(dev)
+        coin = torch.rand(batch_size, generator=g, device=dev) < self.relabel
         relabel = coin | (goal_idx < 0)
         goal_idx = torch.where(relabel, torch.full_like(goal_idx, -1), goal_idx)
         final = replay.frame_at(final_pos)
         goal_frames = self._goal_frames(dev)
         commanded = goal_frames[goal_idx.clamp(min=0)]
         goal = torch.where(relabel.view(-1, 1, 1, 1), final, commanded)
-        decoy_idx = torch.randint(len(goal_frames), (self.k_decoys,), generator=g).to(dev)
+        decoy_idx = torch.randint(len(goal_frames), (self.k_decoys,), generator=g, device=dev)
         decoys = goal_frames[decoy_idx]
         batch = DiscernBatch(
             obs=replay.stack_at(pos),
@@ -380,9 +384,15 @@ def _fingerprint(frames: Tensor) -> Tensor:
     different for different ones: a dot product with fixed random integer weights (integer
     arithmetic, so it is exact whatever the batch shape)."""
     flat = frames.reshape(len(frames), -1).long()
+    return (flat * _fingerprint_weights(flat.shape[1], flat.device)).sum(dim=1)
+
+
+@functools.cache
+def _fingerprint_weights(n: int, device: torch.device) -> Tensor:
+    """_fingerprint's weights: drawn on the CPU (the same on every device), copied to `device`
+    once per (size, device) instead of once per call."""
     gen = torch.Generator().manual_seed(12345)
-    w = torch.randint(1 << 20, (flat.shape[1],), generator=gen, dtype=torch.long)
-    return (flat * w.to(flat.device)).sum(dim=1)
+    return torch.randint(1 << 20, (n,), generator=gen, dtype=torch.long).to(device)
 
 
 __all__ = [

@@ -82,6 +82,15 @@ def check_same_config(run_dir: Path, cfg) -> None:
 
 
 # ---------------------------------------------------------------------------------- the job
+def ray_job_config(job: Job) -> dict:
+    """The config a Ray task runs: a job that asked Ray for no GPU runs on the CPU even where
+    CUDA is visible (device 'auto' would otherwise put it on GPU 0, outside Ray's accounting)."""
+    cfg = job.cfg.to_dict()
+    if job.num_gpus <= 0 and cfg.get("device") == "auto":
+        cfg["device"] = "cpu"
+    return cfg
+
+
 def run_job(kind: str, cfg_dict: dict, run_dir: str) -> dict:
     """Execute one job (in a Ray worker or in this process); returns its summary."""
     from glamor_mini.config import Config
@@ -236,7 +245,7 @@ def _run_ray(todo, address, say, status_every, max_retries, stream) -> list[JobR
             max_retries=max_retries,
             retry_exceptions=False,
             name=job.name,
-        ).remote(job.kind, job.cfg.to_dict(), str(d))
+        ).remote(job.kind, ray_job_config(job), str(d))
         refs[ref] = (job, d)
     tty = hasattr(stream, "isatty") and stream.isatty()
     every = status_every if status_every is not None else (15.0 if tty else 60.0)
