@@ -24,9 +24,9 @@ import time
 import numpy as np
 from common import base_parser, print_table, setup
 
-from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
 from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config
+from glamor_mini.resolve import make_config
 
 
 def frames_per_second(vec, n: int, steps: int, n_actions: int, seed: int) -> float:

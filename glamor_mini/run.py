@@ -25,7 +25,8 @@ import textwrap
 from pathlib import Path
 
 from glamor_mini.cli import ArgumentParser
-from glamor_mini.config import PRESETS, Config, ConfigError, field_docs, make_config
+from glamor_mini.config import PRESETS, Config, ConfigError, field_docs
+from glamor_mini.resolve import make_config
 
 
 def _parse_bool(text: str) -> bool:

@@ -260,7 +260,7 @@ def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(workers_matc
 
 
 def test_atari_debug_runs_end_to_end_via_cli(tmp_path, capsys):
-    from glamor_mini.config import make_config
+    from glamor_mini.resolve import make_config
     from glamor_mini.run import main
 
     cfg = make_config("atari-debug")

@@ -8,11 +8,12 @@ import math
 import pytest
 import torch
 
-from glamor_mini.config import ConfigError, make_config
+from glamor_mini.config import ConfigError
 from glamor_mini.experiments.common import load_run
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import PlannerSettings, plan
 from glamor_mini.replay import ReplayBuffer, replay_bytes
+from glamor_mini.resolve import make_config
 from glamor_mini.resources import InsufficientMemoryError, check_memory, format_bytes
 
 

@@ -58,6 +58,7 @@ import numpy as np
 
 from glamor_mini.envs.atari_labels import ATARI_LABELS, GAMES
 from glamor_mini.envs.goals import RolloutGoalsMixin
+from glamor_mini.envs.registry import Suite, register_suite
 from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
 
 FRAME_SHAPE = (1, 104, 80)
@@ -317,11 +318,13 @@ def task_from_config(cfg) -> AtariTask:
         seed=cfg.seed,
         n_train_goals=cfg.train_goals,
         n_eval_goals=cfg.n_eval_goals,
-        goal_dir=getattr(cfg, "goal_dir", "runs/goals") or None,
+        goal_dir=cfg.goal_dir or None,
         range_rollouts=cfg.range_rollouts,
         eval_goal_rollouts=cfg.eval_goal_rollouts,
         train_goal_rollouts=cfg.train_goal_rollouts,
     )
 
+
+register_suite(Suite("atari", task_from_config, title="Atari"))
 
 __all__ = ["AtariSuiteEnv", "AtariTask", "GAMES", "save_goal_gif", "task_from_config"]

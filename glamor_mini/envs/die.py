@@ -25,6 +25,7 @@ import numpy as np
 from gymnasium import spaces
 
 from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.registry import Suite, register_suite
 
 FAIR, LOADED = 0, 1
 ACTION_NAMES = ("fair", "loaded")
@@ -197,6 +198,8 @@ def task_from_config(cfg) -> DieTask:
         )
     return DieTask(cfg.die_faces, cfg.die_loaded)
 
+
+register_suite(Suite("die", task_from_config, title="loaded die"))
 
 __all__ = [
     "ACTION_NAMES",

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from glamor_mini.envs.goals import RolloutGoalsMixin
+from glamor_mini.envs.registry import Suite, register_suite
 
 FRAME_HEIGHT, FRAME_WIDTH = 80, 104
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
@@ -336,6 +337,8 @@ def task_from_config(cfg) -> DmcTask:
         train_goal_rollouts=cfg.train_goal_rollouts,
     )
 
+
+register_suite(Suite("dmc", task_from_config, title="DM Control"))
 
 __all__ = [
     "TASKS",

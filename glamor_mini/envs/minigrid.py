@@ -58,6 +58,7 @@ from functools import cached_property
 import numpy as np
 
 from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.registry import Suite, register_suite
 
 ACTION_NAMES = ("left", "right", "forward")
 """The action set, in MiniGrid's own action ids (0, 1, 2)."""
@@ -498,3 +499,6 @@ def task_from_config(cfg) -> MiniGridTask:
         n_train_goals=cfg.train_goals,
         n_eval_goals=cfg.n_eval_goals,
     )
+
+
+register_suite(Suite("minigrid", task_from_config, title="MiniGrid"))

@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.config import ConfigError, add_set_argument, make_config, parse_set
+from glamor_mini.config import ConfigError, add_set_argument, parse_set
 from glamor_mini.experiments.common import save_figure, write_csv
 from glamor_mini.experiments.executor import BACKENDS, Job, execute
+from glamor_mini.resolve import make_config
 
 SUITES = ("atari", "dmc", "grid", "minigrid")
 SCALES = ("paper", "cpu", "tiny")
