@@ -75,8 +75,7 @@ def floor_results(
     for seed in seeds:
         cfg = make_config(preset, seed=seed, **overrides)
         task = make_task(cfg)
-        if hasattr(task, "without_pixels"):  # the random policy ignores pixels: skip rendering
-            task = task.without_pixels()
+        task = task.without_pixels()  # the random policy ignores pixels: skip rendering
         actor = FLOOR_POLICIES[policy](task.n_actions, seed=seed + 1000)
         res = evaluate(
             task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=actor

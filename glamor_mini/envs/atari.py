@@ -266,6 +266,8 @@ class AtariTask(RolloutGoalsMixin):
         return f"atari-{self.game}-h{self.horizon}{sticky}"
 
     # ------------------------------------------------------------------ pictures
+    episode_gif = True
+
     def save_goal_gif(
         self, goal_frame: np.ndarray, frames: np.ndarray, path: str | Path, achieved=None
     ) -> None:

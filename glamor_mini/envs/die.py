@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.envs.registry import Suite, register_suite
 
 FAIR, LOADED = 0, 1
@@ -145,7 +145,7 @@ class DieSuiteEnv:
         return frame, np.array([info["face"]], dtype=np.float32), bool(term or trunc)
 
 
-class DieTask:
+class DieTask(Task):
     """GLAMOR's view of the die: T = 1, goals = the faces 1..n (uniform), achieved = same face."""
 
     label_names = ("face",)

@@ -14,7 +14,7 @@ import numpy as np
 
 import gridworld
 from glamor_mini.config import ConfigError
-from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.envs.registry import Suite, register_suite
 from glamor_mini.resources import check_memory
 
@@ -114,7 +114,7 @@ class GridSuiteEnv:
         return obs, np.array([info["x"], info["y"]], dtype=np.float32), bool(term or trunc)
 
 
-class GridWorldTask:
+class GridWorldTask(Task):
     """GLAMOR's view of a grid-world layout."""
 
     label_names = ("x", "y")
@@ -194,7 +194,7 @@ class GridWorldTask:
         values: np.ndarray,
         path: str | Path,
         titles: tuple[str, ...] = ("goal reached", "reached by a shortest path"),
-    ) -> None:
+    ) -> bool:
         """Heatmaps over the goal cells (one panel per column of `values`), saved as PNG."""
         from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
@@ -219,6 +219,7 @@ class GridWorldTask:
             ax.plot(sx, sy, marker="*", color="white", markersize=12)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
+        return True
 
 
 def task_from_config(cfg) -> GridWorldTask:

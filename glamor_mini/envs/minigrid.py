@@ -57,7 +57,7 @@ from functools import cached_property
 
 import numpy as np
 
-from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.envs.registry import Suite, register_suite
 
 ACTION_NAMES = ("left", "right", "forward")
@@ -306,7 +306,7 @@ class MiniGridSuiteEnv:
         self.env.close()
 
 
-class MiniGridTask:
+class MiniGridTask(Task):
     """GLAMOR's view of a MiniGrid room (see the module docstring)."""
 
     label_names = ("x", "y", "dir")

@@ -9,8 +9,8 @@ collection scales with the cores that a GPU box has. Both expose:
     step(actions (n,))        -> frames (n, c, H, W), labels (n, L), ended (n,) bool
     close()
 
-A task may provide ``make_vec_env(n, seed)`` to choose its own; otherwise the Collector builds a
-SerialVecEnv from ``task.make_env()``.
+`Task.make_vec_env(n, seed)` (base.py) returns a SerialVecEnv of the task's collection envs
+unless the suite chooses its own (Atari and DM Control: workers built from a picklable factory).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.envs.base import SuiteEnv
+SuiteEnv = Any  # an env with reset / step / close (envs.base.SuiteEnv; base.py imports this module)
 
 
 class SerialVecEnv:
