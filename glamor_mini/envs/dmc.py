@@ -53,6 +53,7 @@ import numpy as np
 
 from glamor_mini.envs.goals import RolloutGoalsMixin
 from glamor_mini.envs.registry import Suite, register_suite
+from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
 
 FRAME_HEIGHT, FRAME_WIDTH = 80, 104
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
@@ -227,7 +228,6 @@ class DmcTask(RolloutGoalsMixin):
         n_eval_goals: int = 30,
         goal_dir: str | Path | None = "runs/goals",
         seed: int = 0,
-        cfg_dict: dict[str, Any] | None = None,
         range_rollouts: int = 500,
         eval_goal_rollouts: int = 200,
         train_goal_rollouts: int = 2000,
@@ -240,7 +240,6 @@ class DmcTask(RolloutGoalsMixin):
         self.n_train_goals, self.n_eval_goals = int(n_train_goals), int(n_eval_goals)
         self.goal_dir = None if goal_dir in (None, "") else Path(goal_dir)
         self.seed = int(seed)
-        self.cfg_dict = cfg_dict
         self.range_rollouts = int(range_rollouts)
         self.eval_goal_rollouts = int(eval_goal_rollouts)
         self.train_goal_rollouts = int(train_goal_rollouts)
@@ -286,11 +285,14 @@ class DmcTask(RolloutGoalsMixin):
         """Subprocess workers when n > 1 and the machine has more than 2 cores, else the envs in
         this process. Rendering is CPU-bound, but llvmpipe already spreads each frame over the
         cores, and on a 2-core machine bench/dmc_env.py measured no gain from workers."""
-        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config, use_workers
-
-        if use_workers(n) and self.cfg_dict is not None:
-            return SubprocVecEnv(functools.partial(env_from_config, self.cfg_dict), n)
+        if use_workers(n):
+            return SubprocVecEnv(self.env_factory(), n)
         return SerialVecEnv([self.make_env() for _ in range(n)])
+
+    def env_factory(self) -> functools.partial:
+        """A picklable `make_env` for worker processes (as Atari's: a partial of a module-level
+        function; keeps `without_pixels`' setting)."""
+        return functools.partial(_make_env, self.task, self.shadows, self.pixels)
 
     # ------------------------------------------------------------------ goals (§4.4)
     def _goal_env(self) -> DmcSuiteEnv:
@@ -321,6 +323,13 @@ class DmcTask(RolloutGoalsMixin):
         return f"dmc-{domain}-{name}-h{self.horizon}{shade}"
 
 
+def _make_env(task: str, shadows: bool, pixels: bool) -> DmcSuiteEnv:
+    """A worker's env (module level, so SubprocVecEnv can pickle a partial of it)."""
+    env = DmcSuiteEnv(task, shadows)
+    env.render = pixels
+    return env
+
+
 def task_from_config(cfg) -> DmcTask:
     return DmcTask(
         cfg.task,
@@ -331,7 +340,6 @@ def task_from_config(cfg) -> DmcTask:
         n_eval_goals=cfg.n_eval_goals,
         goal_dir=cfg.goal_dir,
         seed=cfg.seed,
-        cfg_dict=cfg.to_dict(),
         range_rollouts=cfg.range_rollouts,
         eval_goal_rollouts=cfg.eval_goal_rollouts,
         train_goal_rollouts=cfg.train_goal_rollouts,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -129,19 +128,3 @@ class SubprocVecEnv:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
-
-
-class ConfigFields(SimpleNamespace):
-    """A Config's fields as rebuilt in a worker process, with Config's `to_dict` (envs cannot
-    import config.py, which imports the env registry), so a suite's task_from_config sees the
-    same interface in a worker as in the main process."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-def env_from_config(cfg_dict: dict[str, Any]) -> SuiteEnv:
-    """Picklable env factory for SubprocVecEnv: rebuild the task from a config dict."""
-    from glamor_mini.envs import make_task
-
-    return make_task(ConfigFields(**cfg_dict)).make_env()
