@@ -346,7 +346,56 @@ def task_from_config(cfg) -> DmcTask:
     )
 
 
-register_suite(Suite("dmc", task_from_config, title="DM Control"))
+# Table 1 of the paper: goal achievement at 500k agent steps, mean over 3 seeds.
+PAPER_TABLE1: dict[str, tuple[float, float, float]] = {
+    # domain/task: (GLAMOR, DISCERN, GCSL)
+    "ball_in_cup/catch": (0.20, 0.01, 0.03),
+    "cartpole/balance": (0.97, 0.01, 0.09),
+    "finger/spin": (0.09, 0.01, 0.03),
+    "manipulator/bring_ball": (0.00, 0.00, 0.00),
+    "pendulum/swingup": (0.83, 0.20, 0.14),
+    "point_mass/easy": (0.76, 0.03, 0.82),
+    "reacher/hard": (0.27, 0.08, 0.07),
+}
+
+register_suite(
+    Suite(
+        "dmc",
+        task_from_config,
+        title="DM Control",
+        env_field="task",
+        paper_envs=tuple(PAPER_TABLE1),
+        paper_table1={
+            t: dict(zip(("glamor", "discern", "gcsl"), v, strict=True))
+            for t, v in PAPER_TABLE1.items()
+        },
+        table1_scales={
+            "paper": ("dmc", {}),
+            # CPU-sized runs as measured in this project (docs/results.md: point_mass)
+            "cpu": (
+                "dmc",
+                dict(
+                    impala_channels="8,16,16",
+                    state_size=256,
+                    torch_threads=1,
+                    eval_episodes=3,
+                    log_every=1000,
+                    shadows=False,
+                    batch_size=32,
+                    replay_ratio=2.0,
+                    total_steps=30_000,
+                    learning_starts=3_000,
+                    eps_steps=10_000,
+                    n_envs=4,
+                    buffer_size=20_000,
+                    eval_every=5_000,
+                    checkpoint_every=2_500,
+                ),
+            ),
+            "tiny": ("dmc-debug", {}),
+        },
+    )
+)
 
 __all__ = [
     "TASKS",

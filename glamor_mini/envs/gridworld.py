@@ -255,5 +255,13 @@ register_suite(
         title="grid world",
         resolve=resolve_config,
         collect_starts=COLLECT_STARTS,
+        env_field="layout",
+        aliases=("grid",),
+        paper_envs=("empty-7x7",),
+        table1_scales={
+            "paper": ("gridworld", {}),
+            "cpu": ("gridworld", {"torch_threads": 1}),
+            "tiny": ("debug", {}),
+        },
     )
 )

@@ -501,4 +501,17 @@ def task_from_config(cfg) -> MiniGridTask:
     )
 
 
-register_suite(Suite("minigrid", task_from_config, title="MiniGrid"))
+register_suite(
+    Suite(
+        "minigrid",
+        task_from_config,
+        title="MiniGrid",
+        env_field="env",
+        paper_envs=("MiniGrid-Empty-Centre-9x9-v0",),
+        table1_scales={
+            "paper": ("minigrid", {}),
+            "cpu": ("minigrid", {"torch_threads": 1}),
+            "tiny": ("minigrid-debug", {}),
+        },
+    )
+)

@@ -23,7 +23,8 @@ class Suite:
         world's horizon 0 and encoder 'auto'); None: nothing to resolve
     collect_starts: the Config.collect_start values the suite supports
     env_field: the Config field naming one environment of the suite (table1 --envs)
-    aliases: other names users type for it (table1 --suite grid)
+    aliases: other names users type for it; the first is the folder table1 writes under
+        (gridworld: 'grid', as `table1 --suite grid` has always written)
     paper_envs: table1's default environments
     paper_table1: env -> {algo: goal achievement at 500k steps} (paper, Table 1)
     table1_scales: scale -> (preset, overrides) for table1 --scale
