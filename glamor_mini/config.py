@@ -241,6 +241,8 @@ class Config:
                 continue  # "derive it" (grid world): the suite resolves it (resolve_config)
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0 <= self.seed < 2**32:  # negative: gymnasium refuses it at evaluation only
+            raise ConfigError(f"seed={self.seed} must be in [0, 2**32)")
         nonneg = (
             "torch_threads",
             "collect_n_candidates",

@@ -89,7 +89,7 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
             type=types[str(f.type)],
             default=None,
             metavar=str(f.type).upper(),
-            help=f"{docs.get(f.name, '')} (default: {values[f.name]!r})",
+            help=f"{docs.get(f.name, '')} (default: {values[f.name]!r})".replace("%", "%%"),
         )
     return p
 

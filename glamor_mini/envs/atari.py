@@ -77,7 +77,7 @@ def _require_ale():
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
             f"the Atari suite needs ale-py and opencv ({err.name} is missing); install the "
-            "extra with: pip install -e .[atari]"
+            "extra with: pip install 'glamor-mini[atari]'"
         ) from err
     gym.register_envs(ale_py)
     return gym, cv2

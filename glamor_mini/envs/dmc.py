@@ -100,7 +100,7 @@ def _suite() -> Any:
     """Import dm_control.suite with a headless GL backend (EGL, else OSMesa), or explain why not."""
     if importlib.util.find_spec("dm_control") is None:
         raise ImportError(
-            "the 'dmc' suite needs dm-control and mujoco: pip install -e .[dmc] "
+            "the 'dmc' suite needs dm-control and mujoco: pip install 'glamor-mini[dmc]' "
             "(pins mujoco>=3.17,<4, which dm-control 1.0.50 needs)"
         )
     user = os.environ.get("MUJOCO_GL")

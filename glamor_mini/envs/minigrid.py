@@ -96,7 +96,7 @@ def _minigrid():
         from minigrid.minigrid_env import MiniGridEnv
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
-            "the 'minigrid' suite needs the minigrid package: pip install -e .[minigrid]"
+            "the 'minigrid' suite needs the minigrid package: pip install 'glamor-mini[minigrid]'"
         ) from err
     return MiniGridEnv
 
