@@ -50,7 +50,7 @@ def test_unknown_game_and_missing_extra(monkeypatch):
     with pytest.raises(ValueError, match="supported: Bowling, Boxing"):
         AtariTask("Pongg")
     monkeypatch.setitem(sys.modules, "ale_py", None)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install -e \.\[atari\]"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'glamor-mini\[atari\]'"):
         AtariSuiteEnv("Pong")
 
 
