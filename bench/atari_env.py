@@ -32,10 +32,10 @@ import torch
 from common import base_parser, print_table, setup, time_interleaved, verdict
 
 from glamor_mini.agents import GlamorAgent
-from glamor_mini.config import make_config
 from glamor_mini.envs.atari import AtariSuiteEnv, AtariTask
 from glamor_mini.policies import EpsilonGreedy, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.resolve import make_config
 from glamor_mini.rollout import Collector
 
 TARGET_RATIO = 0.85

@@ -26,7 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import glamor_mini.policies as policies
-from glamor_mini.config import add_set_argument, make_config, parse_set
+from glamor_mini.config import add_set_argument, parse_set
+from glamor_mini.resolve import make_config
 from glamor_mini.rollout import Collector
 from glamor_mini.train import Trainer, train
 

@@ -17,16 +17,15 @@ Usage:  python bench/dmc_env.py [--task point_mass/easy] [--steps 200] [--repeat
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 
 import numpy as np
 from common import base_parser, print_table, setup
 
-from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
-from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config
+from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv
+from glamor_mini.resolve import make_config
 
 
 def frames_per_second(vec, n: int, steps: int, n_actions: int, seed: int) -> float:
@@ -50,7 +49,7 @@ def main() -> None:
     for shadows in (True, False):
         cfg = make_config("dmc", task=args.task, shadows=shadows, goal_dir="")
         task = make_task(cfg)
-        factory = functools.partial(env_from_config, cfg.to_dict())
+        factory = task.env_factory()
         vecs = {
             ("in-process", 1): SerialVecEnv([task.make_env()]),
             ("in-process", 2): SerialVecEnv([task.make_env() for _ in range(2)]),

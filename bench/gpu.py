@@ -49,7 +49,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from glamor_mini.config import make_config  # noqa: E402
 from glamor_mini.models import GlamorModel, build_model, set_cuda_precision  # noqa: E402
 from glamor_mini.planner import PlannerSettings, plan  # noqa: E402
 from glamor_mini.policies import (  # noqa: E402
@@ -59,6 +58,7 @@ from glamor_mini.policies import (  # noqa: E402
     to_host,
 )
 from glamor_mini.replay import Batch, ReplayBuffer  # noqa: E402
+from glamor_mini.resolve import make_config  # noqa: E402
 from glamor_mini.utils import HostReadCounter, resolve_device  # noqa: E402
 
 FRAME = (1, 104, 80)  # an Atari frame after the suite's preprocessing

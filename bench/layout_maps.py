@@ -19,8 +19,9 @@ import numpy as np
 
 import glamor_mini.rollout as rollout
 import gridworld
-from glamor_mini.config import add_set_argument, make_config, parse_set
+from glamor_mini.config import add_set_argument, parse_set
 from glamor_mini.experiments.common import read_csv
+from glamor_mini.resolve import make_config
 from glamor_mini.train import train
 
 

@@ -25,8 +25,9 @@ A Policy is anything with ``act(slots, obs, goal, steps_left, new_episode) -> (a
 | 'discern' | `baselines.discern.DiscernAgent`        | §4.3 (Warde-Farley et al. 2019)|
 
 The registry `AGENTS` is filled by the classes themselves (`@register_agent("name")`); the
-baselines register when `glamor_mini.baselines` is imported (train.py and config.py do), so this
-module never imports the modules it registers.
+baselines register when `glamor_mini.baselines` is imported (glamor_mini/resolve.py does), so
+this module never imports the modules it registers. Registration order is the order of Table 1's
+columns and of every list derived from `AGENTS` (table1, experiments/baselines, --help).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from glamor_mini.config import check_choice
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
     build_model,
@@ -67,6 +69,11 @@ class Agent:
     """
 
     name: str = "agent"
+    """Display name (tables, figures): 'GLAMOR', 'GCSL', ..."""
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """Raise config.ConfigError for a value of this algorithm's own fields it cannot use."""
 
     def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
         self.cfg, self.task, self.train_goals, self.device = cfg, task, train_goals, device
@@ -172,10 +179,15 @@ def register_agent(name: str) -> Callable[[type[Agent]], type[Agent]]:
     return deco
 
 
+def check_config(cfg: Any) -> None:
+    """The registry's check of Config.algo, then the algorithm's own fields (ConfigError)."""
+    check_choice(cfg, "algo", tuple(sorted(AGENTS)))
+    AGENTS[cfg.algo].check_config(cfg)
+
+
 def build_agent(cfg: Any, task: Task, train_goals: GoalSet, device: torch.device) -> Agent:
     """The agent `cfg.algo` names (import glamor_mini.baselines first to register baselines)."""
-    if cfg.algo not in AGENTS:
-        raise ValueError(f"algo={cfg.algo!r} is not accepted; choose one of {sorted(AGENTS)}")
+    check_config(cfg)
     if device.type == "cuda":
         set_cuda_precision()  # one float32 policy for every algorithm
     return AGENTS[cfg.algo](cfg, task, train_goals, device)
@@ -284,6 +296,7 @@ __all__ = [
     "SEED_OFFSETS",
     "SupervisedAgent",
     "build_agent",
+    "check_config",
     "register_agent",
     "seed_offset",
     "time_features",

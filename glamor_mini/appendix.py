@@ -422,7 +422,7 @@ def train_die_variants(
 ) -> dict[str, DieRun]:
     """Train each variant on the 'die' preset (plus `overrides`) and record its die policy every
     `every` agent steps (one torch thread; no run directories are kept)."""
-    from glamor_mini.config import make_config
+    from glamor_mini.resolve import make_config
     from glamor_mini.train import train
 
     variants = DIE_VARIANTS if variants is None else variants
@@ -453,8 +453,8 @@ def learned_vs_exact(
       choice / exact_choice: the final action per goal, as a string like "100000";
       success / exact_success: overall goal achievement (evaluation, no epsilon).
     """
-    from glamor_mini.config import make_config
     from glamor_mini.envs.die import outcome_probs
+    from glamor_mini.resolve import make_config
 
     variants = DIE_VARIANTS if variants is None else variants
     eps = make_config("die", **overrides).eps_final
@@ -604,7 +604,7 @@ def die_figure(
     """The command behind the loaded-die figure of docs/results.md: the four agents of
     DIE_VARIANTS trained on each die for each seed (preset 'die', eps_final 0.1), next to the
     exact operators; writes OUT.csv (one row per die, agent and seed) and OUT.png."""
-    from glamor_mini.config import make_config
+    from glamor_mini.resolve import make_config
 
     rows = []
     for die in dice:

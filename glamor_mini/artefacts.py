@@ -22,12 +22,10 @@ def write_eval_artefacts(
 ) -> None:
     """eval.png (and episode.gif where the suite draws one) next to eval.json, atomically."""
     run_dir = Path(run_dir)
-    plot = getattr(task, "plot_outcomes", None)
-    if plot is not None:
-        tmp = run_dir / ".eval.tmp.png"
-        labels = np.array([g["labels"] for g in result.per_goal])
-        cols = [[g["achieved"], g.get("optimal", np.nan)] for g in result.per_goal]
-        plot(labels, np.array(cols), tmp)
+    tmp = run_dir / ".eval.tmp.png"
+    labels = np.array([g["labels"] for g in result.per_goal])
+    cols = [[g["achieved"], g.get("optimal", np.nan)] for g in result.per_goal]
+    if task.plot_outcomes(labels, np.array(cols), tmp):  # the grid world's heatmaps
         tmp.replace(run_dir / "eval.png")
         return
     if result.final_frames is None:
@@ -40,15 +38,14 @@ def write_eval_artefacts(
         run_dir / "eval.png",
         title=task.name,
     )
-    save_gif = getattr(task, "save_goal_gif", None)
-    if save_gif is not None:  # one episode toward an achieved goal (the first goal if none)
+    if task.episode_gif:  # one episode toward an achieved goal (the first goal if none)
         best = int(np.argmax(result.achieved[:n])) if result.achieved is not None else 0
         one = goals.take(np.array([best]))
         ep = run_episodes(task, agent.eval_policy(seed), one, seed=seed, record=True)
         frames = ep.frames[0, : int(ep.steps[0]) + 1]
         by = {} if one.ranges is None else {"ranges": one.ranges}  # the set's own ranges
         ok = bool(task.achieved(ep.final_labels, one.labels, **by)[0])
-        save_gif(one.frames[0], frames, run_dir / "episode.gif", achieved=ok)
+        task.save_goal_gif(one.frames[0], frames, run_dir / "episode.gif", achieved=ok)
 
 
 __all__ = ["write_eval_artefacts"]

@@ -13,23 +13,25 @@ import dataclasses
 import inspect
 import json
 import math
+import os
+import tempfile
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import glamor_mini.baselines  # noqa: F401  (registers the baselines in AGENTS)
-from glamor_mini.agents import AGENTS
-from glamor_mini.baselines.gcsl import ACT_MODES
-from glamor_mini.envs.gridworld import COLLECT_STARTS
-from glamor_mini.envs.registry import SUITES
-from glamor_mini.models import ENCODERS
-from glamor_mini.planner import MODES, TERMINATIONS
-from glamor_mini.policies import COLLECT_POLICIES
-
 
 class ConfigError(ValueError):
     """A configuration value (or preset, or field name) the library cannot accept."""
+
+
+def check_choice(cfg: Any, name: str, accepted: Sequence[str]) -> None:
+    """The one message for a field whose value is not in its registry (each registry calls it
+    for its own field: agents.AGENTS for `algo`, models.ENCODERS for `encoder`, ...)."""
+    value = getattr(cfg, name)
+    if value not in accepted:
+        raise ConfigError(f"{name}={value!r} is not accepted; choose one of {tuple(accepted)}")
 
 
 @dataclass
@@ -102,7 +104,8 @@ class Config:
     # ------------------------------------------------------------ model (§4.2)
     encoder: str = "impala"
     """Observation encoder: 'mlp' (small grid observations), 'keypoint' (spatial-softmax
-    coordinates; grid layouts with interior walls) or 'impala' (IMPALA 'large' ResNet)."""
+    coordinates; grids with interior walls), 'impala' (IMPALA 'large' ResNet), 'auto' (grid:
+    by layout)."""
     state_size: int = 512
     """Size of the encoder output and of the (state, goal) context ('state size' in Fig. 5)."""
     impala_channels: str = "16,32,32"
@@ -198,27 +201,12 @@ class Config:
 
     # ------------------------------------------------------------ validation and helpers
     def validate(self) -> Config:
-        """Raise ConfigError naming the first bad field and what is accepted; return self."""
-        choices = {  # read from the registries, never repeated here
-            "algo": tuple(sorted(AGENTS)),
-            "gcsl_act": ACT_MODES,
-            "suite": SUITES,
-            "encoder": ENCODERS,
-            "planner_mode": MODES,
-            "termination": TERMINATIONS,
-            "collect_policy": COLLECT_POLICIES,
-            "collect_start": COLLECT_STARTS,
-        }
-        for name, accepted in choices.items():
-            if getattr(self, name) not in accepted:
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r} is not accepted; choose one of {accepted}"
-                )
-        if self.collect_start != "fixed" and self.suite != "gridworld":
-            raise ConfigError(
-                f"collect_start={self.collect_start!r} applies to the grid world only "
-                f"(suite={self.suite!r} starts where its env resets); use 'fixed'"
-            )
+        """Raise ConfigError naming the first bad field and what is accepted; return self.
+
+        Checks what this dataclass knows: types, finite numbers, ranges. The fields whose values
+        name an entry of a registry (algo, suite, encoder, planner_mode, ...) are checked by that
+        registry (`glamor_mini.resolve.resolve_config` asks each one); horizon 0 and encoder
+        'auto' are placeholders the suite resolves there (the grid world derives them)."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             expected = _TYPES[f.name]
@@ -252,13 +240,12 @@ class Config:
             "train_goal_rollouts",
         )
         for name in positive:
+            if name == "horizon" and self.horizon == 0:
+                continue  # "derive it" (grid world): the suite resolves it (resolve_config)
             if getattr(self, name) < 1:
-                hint = (
-                    " (horizon 0, 'derive from the grid layout', is resolved by make_config)"
-                    if name == "horizon" and self.suite == "gridworld"
-                    else ""
-                )
-                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1{hint}")
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0 <= self.seed < 2**32:  # negative: gymnasium refuses it at evaluation only
+            raise ConfigError(f"seed={self.seed} must be in [0, 2**32)")
         nonneg = (
             "torch_threads",
             "collect_n_candidates",
@@ -293,7 +280,7 @@ class Config:
         for name in ("eps_start", "eps_final"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1]")
-        if self.buffer_size < 2 * (self.horizon + 1):
+        if self.horizon > 0 and self.buffer_size < 2 * (self.horizon + 1):
             raise ConfigError(
                 f"buffer_size={self.buffer_size} must hold at least two trajectories "
                 f"(>= {2 * (self.horizon + 1)} frames for horizon {self.horizon})"
@@ -336,9 +323,18 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        from glamor_mini.utils import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        """config.json, written atomically (temp file + rename)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(self.to_dict(), indent=2) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
@@ -438,7 +434,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         gamma=0.5,
         n_candidates=50,
         clip_p_actions=-3.15,
-        encoder="mlp",
+        encoder="auto",  # derived from the layout: 'mlp' in an open room, else 'keypoint'
         state_size=128,
         mlp_hidden=256,
         # the paper's size: over seeds 0-9 it holds the demo's bar (goals >= 0.95, shortest
@@ -624,45 +620,34 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def make_config(preset: str, **overrides: Any) -> Config:
-    """Defaults, then the preset's overrides, then the caller's; validated."""
+def preset_config(preset: str, **overrides: Any) -> Config:
+    """Defaults, then the preset's overrides, then the caller's; validated as far as this module
+    knows (types and ranges), NOT resolved: the grid world's horizon 0 and encoder 'auto' are
+    still placeholders. To build a Config to run, use `glamor_mini.make_config` (=
+    `glamor_mini.resolve.make_config`), which also resolves them and asks every registry about
+    its field."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; accepted: {sorted(PRESETS)}")
-    cfg = Config().replace(**{**PRESETS[preset], **overrides})
-    if cfg.suite == "gridworld" and cfg.horizon >= 0:  # derive T from the layout, or warn
-        cfg = _resolve_grid_horizon(
-            cfg,
-            announce=cfg.layout != "empty-7x7" or cfg.horizon != 0,
-            derive_encoder=preset == "gridworld" and "encoder" not in overrides,
+    return Config().replace(**{**PRESETS[preset], **overrides}).validate()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "make_config":  # its old home: this module cannot resolve (it imports nothing)
+        raise ImportError(
+            "make_config lives in glamor_mini.resolve (also glamor_mini.make_config): "
+            "`from glamor_mini import make_config`; glamor_mini.config.preset_config builds an "
+            "unresolved Config"
         )
-    return cfg.validate()
-
-
-def _resolve_grid_horizon(
-    cfg: Config, announce: bool = True, derive_encoder: bool = False
-) -> Config:
-    """Grid world: horizon 0 -> derived from the layout (BFS eccentricity of the start + 4); an
-    explicit horizon that puts goals out of reach is kept with a warning. derive_encoder: the
-    encoder too ('keypoint' on layouts with interior walls, else 'mlp'). Prints what it chose."""
-    from glamor_mini.envs.gridworld import preset_encoder, resolve_horizon
-
-    try:
-        if derive_encoder:
-            cfg = cfg.replace(encoder=preset_encoder(cfg.layout))
-        horizon, note = resolve_horizon(cfg.layout, cfg.horizon, cfg.encoder)
-    except (ValueError, FileNotFoundError) as err:
-        raise ConfigError(f"layout={cfg.layout!r}: {err}") from err
-    if note is not None and announce:
-        print(note)
-    return cfg.replace(horizon=horizon)
+    raise AttributeError(f"module 'glamor_mini.config' has no attribute {name!r}")
 
 
 __all__ = [
     "Config",
     "ConfigError",
     "PRESETS",
+    "check_choice",
     "field_docs",
-    "make_config",
+    "preset_config",
     "add_set_argument",
     "parse_set",
     "parse_value",

@@ -88,9 +88,8 @@ def evaluate(
     ok = task.achieved(ep.final_labels, goals_rep.labels, **by)
     at_start = task.achieved(ep.start_labels, goals_rep.labels, **by)
     per_label = None
-    per_label_fn = getattr(task, "per_label_achieved", None)
-    if per_label_fn is not None:
-        hits = per_label_fn(ep.final_labels, goals_rep.labels, **by)  # (B, L) bool
+    hits = task.per_label_achieved(ep.final_labels, goals_rep.labels, **by)  # (B, L) bool
+    if hits is not None:
         per_label = {n: float(hits[:, j].mean()) for j, n in enumerate(task.label_names)}
     opt_len = task.optimal_steps(ep.start_labels, goals_rep.labels)
     optimal = extra = None

@@ -37,16 +37,11 @@ import numpy as np
 from tqdm import tqdm
 
 from glamor_mini.cli import ArgumentParser, is_terminal
-from glamor_mini.config import (
-    ConfigError,
-    add_set_argument,
-    make_config,
-    parse_set,
-    parse_value,
-)
+from glamor_mini.config import ConfigError, add_set_argument, parse_set, parse_value
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
+from glamor_mini.resolve import make_config
 from glamor_mini.utils import atomic_write_bytes
 
 FLOOR_POLICIES = {"random": UniformRandomPolicy, "stop": StopPolicy}
@@ -80,8 +75,7 @@ def floor_results(
     for seed in seeds:
         cfg = make_config(preset, seed=seed, **overrides)
         task = make_task(cfg)
-        if hasattr(task, "without_pixels"):  # the random policy ignores pixels: skip rendering
-            task = task.without_pixels()
+        task = task.without_pixels()  # the random policy ignores pixels: skip rendering
         actor = FLOOR_POLICIES[policy](task.n_actions, seed=seed + 1000)
         res = evaluate(
             task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=actor

@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from glamor_mini.config import check_choice
+
 # ----------------------------------------------------------------------------------- encoders
 
 
@@ -488,3 +490,8 @@ def parse_channels(text: str) -> tuple[int, ...]:
     if not chans or any(c < 1 for c in chans):
         raise ValueError(f"impala_channels={text!r}: expected positive integers like '16,32,32'")
     return chans
+
+
+def check_config(cfg) -> None:
+    """This registry's check of Config.encoder (config.ConfigError naming what is accepted)."""
+    check_choice(cfg, "encoder", ENCODERS)

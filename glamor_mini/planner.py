@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from glamor_mini.config import check_choice
 from glamor_mini.models import GlamorModel, sequence_tokens
 
 CLIPPED_Z = -20.0
@@ -378,3 +379,9 @@ def score(
     z = token_z(lp_inv, lp_pri if use_prior else None, clip)
     zt = z.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return (zt * mask).sum(1) + lengths.float() * math.log(gamma)
+
+
+def check_config(cfg) -> None:
+    """This module's checks of Config.planner_mode and Config.termination (ConfigError)."""
+    check_choice(cfg, "planner_mode", MODES)
+    check_choice(cfg, "termination", TERMINATIONS)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from glamor_mini.config import check_choice
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import PlannerSettings, plan
 
@@ -185,3 +186,8 @@ class LinearSchedule:
             return self.final
         frac = min(max(t / self.steps, 0.0), 1.0)
         return self.start + frac * (self.final - self.start)
+
+
+def check_config(cfg) -> None:
+    """This registry's check of Config.collect_policy (ConfigError naming the accepted)."""
+    check_choice(cfg, "collect_policy", COLLECT_POLICIES)

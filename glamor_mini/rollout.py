@@ -25,7 +25,6 @@ import torch
 from tqdm import tqdm
 
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
-from glamor_mini.envs.vec import SerialVecEnv
 from glamor_mini.policies import to_host
 from glamor_mini.replay import ReplayBuffer
 
@@ -65,13 +64,7 @@ class Collector:
     ):
         self.task, self.policy, self.goals, self.replay = task, policy, goals, replay
         self.n_envs, self.horizon = n_envs, task.horizon
-        make_vec = getattr(task, "make_vec_env", None)
-        make_env = getattr(task, "make_collect_env", task.make_env)  # grid: exploring starts
-        self.vec = (
-            make_vec(n_envs, seed)
-            if make_vec is not None
-            else SerialVecEnv([make_env() for _ in range(n_envs)])
-        )
+        self.vec = task.make_vec_env(n_envs, seed)  # grid: exploring starts; pixels: workers
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.stacks = FrameStacks(n_envs, task)

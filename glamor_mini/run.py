@@ -25,7 +25,8 @@ import textwrap
 from pathlib import Path
 
 from glamor_mini.cli import ArgumentParser
-from glamor_mini.config import PRESETS, Config, ConfigError, field_docs, make_config
+from glamor_mini.config import PRESETS, Config, ConfigError, field_docs
+from glamor_mini.resolve import make_config
 
 
 def _parse_bool(text: str) -> bool:
@@ -88,7 +89,7 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
             type=types[str(f.type)],
             default=None,
             metavar=str(f.type).upper(),
-            help=f"{docs.get(f.name, '')} (default: {values[f.name]!r})",
+            help=f"{docs.get(f.name, '')} (default: {values[f.name]!r})".replace("%", "%%"),
         )
     return p
 

@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-import glamor_mini.baselines  # noqa: F401  (registers GCSL and DISCERN in agents.AGENTS)
 from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offset
 from glamor_mini.artefacts import write_eval_artefacts
 from glamor_mini.config import Config
@@ -36,6 +35,7 @@ from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row, evaluate
 from glamor_mini.policies import EpsilonGreedy, LinearSchedule, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.resolve import resolve_config
 from glamor_mini.rollout import Collector
 from glamor_mini.rundir import (
     CKPT_FORMAT,
@@ -76,7 +76,7 @@ class Trainer:
     """Everything of one run; `run()` executes Algorithm 1 up to cfg.total_steps."""
 
     def __init__(self, cfg: Config, out: str | Path | None = None, reevaluate: bool = False):
-        self.cfg = cfg.validate()
+        self.cfg = resolve_config(cfg, announce=False)
         self.rundir = RunDir(out if out is not None else tempfile.mkdtemp(prefix="glamor-"))
         self.run_dir = self.rundir.path
         self.rundir.check_usable()
@@ -372,6 +372,8 @@ def train(
 ) -> TrainResult:
     """Run (or resume) Algorithm 1 into `out` (a temporary directory when None). A finished run
     is not trained again (its eval.json is returned) unless `reevaluate`."""
+    if resolve_config(cfg, announce=False) != cfg:  # something to derive: say what (once)
+        cfg = resolve_config(cfg)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="IProgress not found")
         return Trainer(cfg, out, reevaluate=reevaluate).run(on_step)

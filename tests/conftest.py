@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from glamor_mini.config import Config, make_config
+from glamor_mini.config import Config
+from glamor_mini.resolve import make_config
 
 TINY = "#####\n#...#\n#.S.#\n#...#\n#####\n"  # 3x3 free cells, start in the centre
 

@@ -8,8 +8,8 @@ import torch
 
 import glamor_mini.baselines  # noqa: F401  (registers the baselines)
 from glamor_mini.agents import AGENTS, SEED_OFFSETS, build_agent
-from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
+from glamor_mini.resolve import make_config
 from glamor_mini.rundir import read_checkpoint
 from glamor_mini.train import Trainer, train
 

@@ -50,7 +50,7 @@ def test_unknown_game_and_missing_extra(monkeypatch):
     with pytest.raises(ValueError, match="supported: Bowling, Boxing"):
         AtariTask("Pongg")
     monkeypatch.setitem(sys.modules, "ale_py", None)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install -e \.\[atari\]"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'glamor-mini\[atari\]'"):
         AtariSuiteEnv("Pong")
 
 
@@ -260,7 +260,7 @@ def test_subprocess_vec_env_on_many_cores_steps_like_the_serial_one(workers_matc
 
 
 def test_atari_debug_runs_end_to_end_via_cli(tmp_path, capsys):
-    from glamor_mini.config import make_config
+    from glamor_mini.resolve import make_config
     from glamor_mini.run import main
 
     cfg = make_config("atari-debug")

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from glamor_mini.config import Config, ConfigError, field_docs, make_config
+from glamor_mini.config import Config, ConfigError, field_docs
+from glamor_mini.resolve import make_config
 from glamor_mini.run import main
 
 

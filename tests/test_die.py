@@ -16,10 +16,10 @@ from glamor_mini.appendix import (
     iterate_operator,
     planner_choices,
 )
-from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
 from glamor_mini.envs.die import FAIR, LOADED, DieTask, LoadedDieEnv, loaded_probs, outcome_probs
 from glamor_mini.planner import PlannerSettings
+from glamor_mini.resolve import make_config
 from glamor_mini.train import train
 
 

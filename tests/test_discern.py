@@ -13,9 +13,10 @@ import torch
 import gridworld
 from glamor_mini.agents import build_agent, seed_offset
 from glamor_mini.baselines.discern import DiscernAgent
-from glamor_mini.config import ConfigError, make_config
+from glamor_mini.config import ConfigError
 from glamor_mini.envs.gridworld import GridWorldTask
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.resolve import make_config
 
 CPU = torch.device("cpu")
 TINY = "#####\n#...#\n#.S.#\n#...#\n#####\n"  # 3x3 free cells, start in the centre

@@ -13,7 +13,6 @@ import pytest
 
 pytest.importorskip("dm_control")
 
-from glamor_mini.config import make_config  # noqa: E402
 from glamor_mini.envs import make_task  # noqa: E402
 from glamor_mini.envs.dmc import (  # noqa: E402
     TASKS,
@@ -23,6 +22,7 @@ from glamor_mini.envs.dmc import (  # noqa: E402
     diagonal_actions,
 )
 from glamor_mini.envs.vec import SerialVecEnv  # noqa: E402
+from glamor_mini.resolve import make_config  # noqa: E402
 
 N_ACTIONS = {
     "ball_in_cup/catch": 9,

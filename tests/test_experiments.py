@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import glamor_mini.train as train_mod
-from glamor_mini.config import make_config
 from glamor_mini.envs.gridworld import GridWorldTask
 from glamor_mini.experiments import (
     EXPERIMENTS,
@@ -31,6 +30,7 @@ from glamor_mini.experiments.common import (
     write_csv,
 )
 from glamor_mini.experiments.executor import Job, execute
+from glamor_mini.resolve import make_config
 from glamor_mini.run import main
 
 

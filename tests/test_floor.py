@@ -7,9 +7,9 @@ import csv
 import numpy as np
 import pytest
 
-from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
 from glamor_mini.floor import main, random_floor
+from glamor_mini.resolve import make_config
 
 
 def test_stop_floor_is_the_start_state_judged_against_each_goal(tiny_layout):

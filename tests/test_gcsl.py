@@ -22,8 +22,9 @@ from glamor_mini.appendix import (
     uniform_policy,
 )
 from glamor_mini.baselines.gcsl import GCSLPolicy, GCSLPolicyModel, time_features
-from glamor_mini.config import ConfigError, make_config
+from glamor_mini.config import ConfigError
 from glamor_mini.envs.die import outcome_probs
+from glamor_mini.resolve import make_config
 from glamor_mini.train import train
 
 PAPER_DIE = outcome_probs(6, "1")  # (2, 6): fair uniform, loaded always 1

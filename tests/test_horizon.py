@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import gridworld
-from glamor_mini.config import Config, ConfigError, make_config
+from glamor_mini.config import Config, ConfigError
 from glamor_mini.envs.gridworld import HORIZON_SLACK, derive_horizon, start_eccentricity
+from glamor_mini.resolve import make_config, resolve_config
 
 DATA = Path(__file__).parent / "data"
 MAZES = sorted(DATA.glob("maze_*.txt"))
@@ -94,9 +95,11 @@ def test_cells_cut_off_from_the_start_are_reported(tmp_path, capsys):
     assert "2 free cell(s) cannot be reached" in capsys.readouterr().out
 
 
-def test_zero_horizon_outside_make_config_is_a_clear_error():
-    with pytest.raises(ConfigError, match="resolved by make_config"):
-        Config(suite="gridworld", horizon=0, buffer_size=1000).validate()
+def test_zero_horizon_is_resolved_by_the_grid_world_and_an_error_elsewhere():
+    cfg = Config(suite="gridworld", horizon=0, encoder="mlp", buffer_size=1000).validate()
+    assert resolve_config(cfg, announce=False).horizon == derive_horizon("empty-7x7")
+    with pytest.raises(ConfigError, match="horizon=0 must be >= 1"):
+        resolve_config(Config(suite="die", horizon=0, encoder="mlp", buffer_size=1000))
     assert np.isfinite(derive_horizon("empty-13x13"))
 
 

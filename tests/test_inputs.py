@@ -8,11 +8,12 @@ import math
 import pytest
 import torch
 
-from glamor_mini.config import ConfigError, make_config
+from glamor_mini.config import ConfigError
 from glamor_mini.experiments.common import load_run
 from glamor_mini.models import GlamorModel
 from glamor_mini.planner import PlannerSettings, plan
 from glamor_mini.replay import ReplayBuffer, replay_bytes
+from glamor_mini.resolve import make_config
 from glamor_mini.resources import InsufficientMemoryError, check_memory, format_bytes
 
 
@@ -193,3 +194,26 @@ def test_notebooks_get_widgets_and_leave_no_run_directories_behind():
         text = nb.read_text(encoding="utf-8")
         assert "IProgress" not in text, f"{nb.name}: a workaround for a missing dependency"
         assert "mkdtemp" not in text, f"{nb.name}: use tempfile.TemporaryDirectory (cleaned up)"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63])
+def test_a_seed_out_of_range_is_refused_up_front_naming_the_field(seed):
+    with pytest.raises(ConfigError, match=rf"^seed={seed} must be in \[0, 2\*\*32\)"):
+        make_config("debug", seed=seed)
+
+
+def test_help_prints_the_percent_of_the_10_percent_rule():
+    from glamor_mini.run import build_parser
+
+    text = build_parser("debug").format_help()
+    assert "10% rule" in " ".join(text.split())
+
+
+def test_a_missing_extra_names_the_pip_command_for_an_installed_package():
+    import glamor_mini.envs.atari as atari
+    import glamor_mini.envs.dmc as dmc
+    import glamor_mini.envs.minigrid as minigrid
+
+    for mod in (atari, dmc, minigrid):
+        src = open(mod.__file__).read()
+        assert "pip install -e" not in src and "pip install 'glamor-mini[" in src

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("minigrid")
 
-from glamor_mini.config import make_config  # noqa: E402
 from glamor_mini.envs import make_task  # noqa: E402
 from glamor_mini.envs.minigrid import MiniGridTask  # noqa: E402
+from glamor_mini.resolve import make_config  # noqa: E402
 
 LEFT, RIGHT, FORWARD = 0, 1, 2
 

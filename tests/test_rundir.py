@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from glamor_mini.agents import NonFiniteLossError, build_agent
-from glamor_mini.config import make_config
 from glamor_mini.envs import make_task
 from glamor_mini.experiments.common import load_run
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.resolve import make_config
 from glamor_mini.rundir import CheckpointError, RunDirError, restore_generators
 from glamor_mini.train import train
 

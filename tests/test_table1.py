@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from glamor_mini.config import ConfigError, make_config
+from glamor_mini.config import ConfigError
 from glamor_mini.experiments.executor import Job, execute
 from glamor_mini.experiments.table1 import (
     aggregate,
@@ -18,6 +18,7 @@ from glamor_mini.experiments.table1 import (
     main,
     markdown_table,
 )
+from glamor_mini.resolve import make_config
 
 TINY = ["total_steps=160", "log_every=80", "checkpoint_every=80", "eval_episodes=1"]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from glamor_mini.config import make_config
+from glamor_mini.resolve import make_config
 from glamor_mini.train import CheckpointError, train
 
 

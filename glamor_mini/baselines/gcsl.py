@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glamor_mini.agents import SupervisedAgent, register_agent, seed_offset
+from glamor_mini.config import check_choice
 from glamor_mini.envs.base import obs_shape
 from glamor_mini.models import GoalTimeTorso, parse_channels, time_features  # noqa: F401
 
@@ -132,6 +133,10 @@ class GCSLAgent(SupervisedAgent):
     """
 
     name = "GCSL"
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        check_choice(cfg, "gcsl_act", ACT_MODES)
 
     def __init__(self, cfg, task, train_goals, device: torch.device):
         super().__init__(cfg, task, train_goals, device)

@@ -58,6 +58,7 @@ import numpy as np
 
 from glamor_mini.envs.atari_labels import ATARI_LABELS, GAMES
 from glamor_mini.envs.goals import RolloutGoalsMixin
+from glamor_mini.envs.registry import Suite, register_suite
 from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
 
 FRAME_SHAPE = (1, 104, 80)
@@ -76,7 +77,7 @@ def _require_ale():
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
             f"the Atari suite needs ale-py and opencv ({err.name} is missing); install the "
-            "extra with: pip install -e .[atari]"
+            "extra with: pip install 'glamor-mini[atari]'"
         ) from err
     gym.register_envs(ale_py)
     return gym, cv2
@@ -265,6 +266,8 @@ class AtariTask(RolloutGoalsMixin):
         return f"atari-{self.game}-h{self.horizon}{sticky}"
 
     # ------------------------------------------------------------------ pictures
+    episode_gif = True
+
     def save_goal_gif(
         self, goal_frame: np.ndarray, frames: np.ndarray, path: str | Path, achieved=None
     ) -> None:
@@ -317,11 +320,66 @@ def task_from_config(cfg) -> AtariTask:
         seed=cfg.seed,
         n_train_goals=cfg.train_goals,
         n_eval_goals=cfg.n_eval_goals,
-        goal_dir=getattr(cfg, "goal_dir", "runs/goals") or None,
+        goal_dir=cfg.goal_dir or None,
         range_rollouts=cfg.range_rollouts,
         eval_goal_rollouts=cfg.eval_goal_rollouts,
         train_goal_rollouts=cfg.train_goal_rollouts,
     )
 
+
+# Table 1 of the paper: goal achievement at 500k agent steps, mean over 3 seeds.
+PAPER_TABLE1: dict[str, tuple[float, float, float]] = {
+    # game: (GLAMOR, DISCERN, GCSL)
+    "Bowling": (0.14, 0.11, 0.21),
+    "Boxing": (0.06, 0.01, 0.01),
+    "Breakout": (0.12, 0.02, 0.04),
+    "Frostbite": (0.35, 0.04, 0.20),
+    "MontezumaRevenge": (0.13, 0.03, 0.30),
+    "MsPacman": (0.28, 0.04, 0.30),
+    "Pitfall": (0.40, 0.07, 0.26),
+    "Pong": (0.44, 0.21, 0.28),
+    "PrivateEye": (0.26, 0.04, 0.16),
+    "Qbert": (0.83, 0.26, 0.56),
+    "Riverraid": (0.80, 0.27, 0.79),
+    "Seaquest": (0.57, 0.04, 0.48),
+    "Skiing": (0.30, 0.02, 0.38),
+    "Tennis": (0.10, 0.00, 0.05),
+}
+
+register_suite(
+    Suite(
+        "atari",
+        task_from_config,
+        title="Atari",
+        env_field="game",
+        paper_envs=tuple(PAPER_TABLE1),
+        paper_table1={
+            g: dict(zip(("glamor", "discern", "gcsl"), v, strict=True))
+            for g, v in PAPER_TABLE1.items()
+        },
+        table1_scales={
+            "paper": ("atari", {}),
+            # CPU-sized runs as measured in this project (docs/results.md: Riverraid)
+            "cpu": (
+                "atari",
+                dict(
+                    impala_channels="8,16,16",
+                    state_size=256,
+                    torch_threads=1,
+                    eval_episodes=3,
+                    log_every=1000,
+                    batch_size=64,
+                    total_steps=60_000,
+                    learning_starts=4_000,
+                    eps_steps=12_000,
+                    buffer_size=30_000,
+                    eval_every=10_000,
+                    checkpoint_every=4_000,
+                ),
+            ),
+            "tiny": ("atari-debug", {}),
+        },
+    )
+)
 
 __all__ = ["AtariSuiteEnv", "AtariTask", "GAMES", "save_goal_gif", "task_from_config"]

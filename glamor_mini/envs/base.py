@@ -10,9 +10,12 @@ Labels are the privileged low-dimensional facts (positions) used only to judge g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from glamor_mini.envs.vec import SerialVecEnv
 
 
 @dataclass
@@ -61,28 +64,80 @@ class SuiteEnv(Protocol):
         ...
 
 
-class Task(Protocol):
+class Task:
+    """Base class of every suite's task. Subclasses set the attributes below and implement
+    make_env, train_goals, eval_goals and achieved; every other hook has a default here, so the
+    core calls it on any task (never getattr / hasattr).
+
+    | hook                 | default                       | overridden by               |
+    |----------------------|-------------------------------|-----------------------------|
+    | make_collect_env     | make_env()                    | grid world (exploring starts)|
+    | make_vec_env         | SerialVecEnv of collect envs  | Atari, DM Control (workers) |
+    | optimal_steps        | None (unknown)                | grid world                  |
+    | per_label_achieved   | None (no per-label rates)     | MiniGrid, Atari, DM Control |
+    | plot_outcomes        | False (no plot: goal grid)    | grid world (heatmaps)       |
+    | episode_gif          | False (no episode.gif)        | Atari (save_goal_gif)       |
+    | without_pixels       | self                          | DM Control (skip rendering) |
+    """
+
     name: str
     n_actions: int
     frame_shape: tuple[int, int, int]
     frame_stack: int
     horizon: int
     label_names: tuple[str, ...]
+    episode_gif: bool = False
+    """Whether `save_goal_gif` draws an episode.gif next to eval.png."""
 
-    def make_env(self) -> SuiteEnv: ...
+    def make_env(self) -> SuiteEnv:
+        raise NotImplementedError
 
-    def train_goals(self, seed: int) -> GoalSet: ...
+    def train_goals(self, seed: int) -> GoalSet:
+        raise NotImplementedError
 
-    def eval_goals(self, seed: int) -> GoalSet: ...
+    def eval_goals(self, seed: int) -> GoalSet:
+        raise NotImplementedError
 
     def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray:
         """(B, n_labels) x (B, n_labels) -> (B,) bool. Suites whose goal sets carry `ranges`
         (Atari, DM Control) also take `ranges=` (the judged set's own; default: the task seed's)."""
-        ...
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ hooks with defaults
+    def make_collect_env(self) -> SuiteEnv:
+        """An env for data collection (default: `make_env`; the grid world may start anywhere)."""
+        return self.make_env()
+
+    def make_vec_env(self, n: int, seed: int = 0):
+        """n collection envs stepped together (vec.py); default: in this process."""
+        return SerialVecEnv([self.make_collect_env() for _ in range(n)])
 
     def optimal_steps(self, start_labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray | None:
         """(B,) shortest-path lengths where the suite knows them (grid world), else None."""
-        ...
+        return None
+
+    def per_label_achieved(
+        self, labels: np.ndarray, goal_labels: np.ndarray, **ranges
+    ) -> np.ndarray | None:
+        """(B, n_labels) bool: each label alone achieved (evaluation reports the rate per
+        label), or None where the suite has no such rule."""
+        return None
+
+    def plot_outcomes(self, goal_labels: np.ndarray, values: np.ndarray, path: str | Path) -> bool:
+        """Draw eval.png from per-goal values (columns: achieved, optimal); False: not drawn
+        (the goal grid of goal frames above final frames is drawn instead)."""
+        return False
+
+    def save_goal_gif(
+        self, goal_frame: np.ndarray, frames: np.ndarray, path: str | Path, achieved: bool
+    ) -> None:
+        """episode.gif of one evaluation episode (only called where `episode_gif` is True)."""
+        raise NotImplementedError
+
+    def without_pixels(self) -> Task:
+        """A task whose envs may skip rendering, for policies that never look at observations
+        (the random floor); default: this task."""
+        return self
 
 
 def obs_shape(task: Task) -> tuple[int, int, int]:

@@ -24,7 +24,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.base import GoalSet, Task
+from glamor_mini.envs.registry import Suite, register_suite
 
 FAIR, LOADED = 0, 1
 ACTION_NAMES = ("fair", "loaded")
@@ -144,7 +145,7 @@ class DieSuiteEnv:
         return frame, np.array([info["face"]], dtype=np.float32), bool(term or trunc)
 
 
-class DieTask:
+class DieTask(Task):
     """GLAMOR's view of the die: T = 1, goals = the faces 1..n (uniform), achieved = same face."""
 
     label_names = ("face",)
@@ -197,6 +198,8 @@ def task_from_config(cfg) -> DieTask:
         )
     return DieTask(cfg.die_faces, cfg.die_loaded)
 
+
+register_suite(Suite("die", task_from_config, title="loaded die"))
 
 __all__ = [
     "ACTION_NAMES",

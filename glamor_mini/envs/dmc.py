@@ -52,6 +52,8 @@ from typing import Any
 import numpy as np
 
 from glamor_mini.envs.goals import RolloutGoalsMixin
+from glamor_mini.envs.registry import Suite, register_suite
+from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
 
 FRAME_HEIGHT, FRAME_WIDTH = 80, 104
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
@@ -98,7 +100,7 @@ def _suite() -> Any:
     """Import dm_control.suite with a headless GL backend (EGL, else OSMesa), or explain why not."""
     if importlib.util.find_spec("dm_control") is None:
         raise ImportError(
-            "the 'dmc' suite needs dm-control and mujoco: pip install -e .[dmc] "
+            "the 'dmc' suite needs dm-control and mujoco: pip install 'glamor-mini[dmc]' "
             "(pins mujoco>=3.17,<4, which dm-control 1.0.50 needs)"
         )
     user = os.environ.get("MUJOCO_GL")
@@ -226,7 +228,6 @@ class DmcTask(RolloutGoalsMixin):
         n_eval_goals: int = 30,
         goal_dir: str | Path | None = "runs/goals",
         seed: int = 0,
-        cfg_dict: dict[str, Any] | None = None,
         range_rollouts: int = 500,
         eval_goal_rollouts: int = 200,
         train_goal_rollouts: int = 2000,
@@ -239,7 +240,6 @@ class DmcTask(RolloutGoalsMixin):
         self.n_train_goals, self.n_eval_goals = int(n_train_goals), int(n_eval_goals)
         self.goal_dir = None if goal_dir in (None, "") else Path(goal_dir)
         self.seed = int(seed)
-        self.cfg_dict = cfg_dict
         self.range_rollouts = int(range_rollouts)
         self.eval_goal_rollouts = int(eval_goal_rollouts)
         self.train_goal_rollouts = int(train_goal_rollouts)
@@ -285,11 +285,14 @@ class DmcTask(RolloutGoalsMixin):
         """Subprocess workers when n > 1 and the machine has more than 2 cores, else the envs in
         this process. Rendering is CPU-bound, but llvmpipe already spreads each frame over the
         cores, and on a 2-core machine bench/dmc_env.py measured no gain from workers."""
-        from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, env_from_config, use_workers
-
-        if use_workers(n) and self.cfg_dict is not None:
-            return SubprocVecEnv(functools.partial(env_from_config, self.cfg_dict), n)
+        if use_workers(n):
+            return SubprocVecEnv(self.env_factory(), n)
         return SerialVecEnv([self.make_env() for _ in range(n)])
+
+    def env_factory(self) -> functools.partial:
+        """A picklable `make_env` for worker processes (as Atari's: a partial of a module-level
+        function; keeps `without_pixels`' setting)."""
+        return functools.partial(_make_env, self.task, self.shadows, self.pixels)
 
     # ------------------------------------------------------------------ goals (§4.4)
     def _goal_env(self) -> DmcSuiteEnv:
@@ -320,6 +323,13 @@ class DmcTask(RolloutGoalsMixin):
         return f"dmc-{domain}-{name}-h{self.horizon}{shade}"
 
 
+def _make_env(task: str, shadows: bool, pixels: bool) -> DmcSuiteEnv:
+    """A worker's env (module level, so SubprocVecEnv can pickle a partial of it)."""
+    env = DmcSuiteEnv(task, shadows)
+    env.render = pixels
+    return env
+
+
 def task_from_config(cfg) -> DmcTask:
     return DmcTask(
         cfg.task,
@@ -330,12 +340,62 @@ def task_from_config(cfg) -> DmcTask:
         n_eval_goals=cfg.n_eval_goals,
         goal_dir=cfg.goal_dir,
         seed=cfg.seed,
-        cfg_dict=cfg.to_dict(),
         range_rollouts=cfg.range_rollouts,
         eval_goal_rollouts=cfg.eval_goal_rollouts,
         train_goal_rollouts=cfg.train_goal_rollouts,
     )
 
+
+# Table 1 of the paper: goal achievement at 500k agent steps, mean over 3 seeds.
+PAPER_TABLE1: dict[str, tuple[float, float, float]] = {
+    # domain/task: (GLAMOR, DISCERN, GCSL)
+    "ball_in_cup/catch": (0.20, 0.01, 0.03),
+    "cartpole/balance": (0.97, 0.01, 0.09),
+    "finger/spin": (0.09, 0.01, 0.03),
+    "manipulator/bring_ball": (0.00, 0.00, 0.00),
+    "pendulum/swingup": (0.83, 0.20, 0.14),
+    "point_mass/easy": (0.76, 0.03, 0.82),
+    "reacher/hard": (0.27, 0.08, 0.07),
+}
+
+register_suite(
+    Suite(
+        "dmc",
+        task_from_config,
+        title="DM Control",
+        env_field="task",
+        paper_envs=tuple(PAPER_TABLE1),
+        paper_table1={
+            t: dict(zip(("glamor", "discern", "gcsl"), v, strict=True))
+            for t, v in PAPER_TABLE1.items()
+        },
+        table1_scales={
+            "paper": ("dmc", {}),
+            # CPU-sized runs as measured in this project (docs/results.md: point_mass)
+            "cpu": (
+                "dmc",
+                dict(
+                    impala_channels="8,16,16",
+                    state_size=256,
+                    torch_threads=1,
+                    eval_episodes=3,
+                    log_every=1000,
+                    shadows=False,
+                    batch_size=32,
+                    replay_ratio=2.0,
+                    total_steps=30_000,
+                    learning_starts=3_000,
+                    eps_steps=10_000,
+                    n_envs=4,
+                    buffer_size=20_000,
+                    eval_every=5_000,
+                    checkpoint_every=2_500,
+                ),
+            ),
+            "tiny": ("dmc-debug", {}),
+        },
+    )
+)
 
 __all__ = [
     "TASKS",

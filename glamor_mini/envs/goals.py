@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.envs.base import GoalSet, SuiteEnv
+from glamor_mini.envs.base import GoalSet, SuiteEnv, Task
 from glamor_mini.utils import atomic_write_bytes
 
 TOLERANCE = 0.1
@@ -242,7 +242,7 @@ def load_or_build_goals(path: str | Path | None, build: Callable[[], GoalSet]) -
 
 
 # ---------------------------------------------------------------------------- the task side
-class RolloutGoalsMixin:
+class RolloutGoalsMixin(Task):
     """Goal sets, feasible ranges and the 10% rule for a suite whose goals are final states of
     uniform-random rollouts (Atari, DM Control). The suite's task class provides:
 
@@ -262,10 +262,13 @@ class RolloutGoalsMixin:
     goal_dir with their ranges and reloaded on rerun.
     """
 
-    _goal_cache: dict[tuple[str, int], GoalSet]
+    _goal_cache: dict[tuple[str, int], GoalSet] | None = None
+    reseed_rollouts: bool = True
+    """False: seed only the first reset of each batch of rollouts (envs whose seeded reset is
+    slow)."""
 
     def _goal_sets(self) -> dict[tuple[str, int], GoalSet]:
-        if not hasattr(self, "_goal_cache"):
+        if self._goal_cache is None:
             self._goal_cache = {}
         return self._goal_cache
 
@@ -286,7 +289,7 @@ class RolloutGoalsMixin:
 
     def _build_goal_set(self, kind: str, seed: int) -> GoalSet:
         size, n = self._goal_sizes(kind)
-        reseed = getattr(self, "reseed_rollouts", True)
+        reseed = self.reseed_rollouts
         env = self._goal_env()
         try:
             if kind == "eval":

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 import gridworld
-from glamor_mini.envs.base import GoalSet
+from glamor_mini.config import ConfigError
+from glamor_mini.envs.base import GoalSet, Task
+from glamor_mini.envs.registry import Suite, register_suite
 from glamor_mini.resources import check_memory
 
 HORIZON_SLACK = 4
@@ -112,7 +114,7 @@ class GridSuiteEnv:
         return obs, np.array([info["x"], info["y"]], dtype=np.float32), bool(term or trunc)
 
 
-class GridWorldTask:
+class GridWorldTask(Task):
     """GLAMOR's view of a grid-world layout."""
 
     label_names = ("x", "y")
@@ -192,7 +194,7 @@ class GridWorldTask:
         values: np.ndarray,
         path: str | Path,
         titles: tuple[str, ...] = ("goal reached", "reached by a shortest path"),
-    ) -> None:
+    ) -> bool:
         """Heatmaps over the goal cells (one panel per column of `values`), saved as PNG."""
         from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
@@ -217,6 +219,7 @@ class GridWorldTask:
             ax.plot(sx, sy, marker="*", color="white", markersize=12)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
+        return True
 
 
 def task_from_config(cfg) -> GridWorldTask:
@@ -224,5 +227,41 @@ def task_from_config(cfg) -> GridWorldTask:
         cfg.layout,
         horizon=cfg.horizon,
         allow_stay=cfg.allow_stay,
-        collect_start=getattr(cfg, "collect_start", "fixed"),
+        collect_start=cfg.collect_start,
     )
+
+
+def resolve_config(cfg, announce: bool = True):
+    """The grid world's own derivations: horizon 0 -> from the layout (BFS eccentricity of the
+    start + 4; an explicit horizon that puts goals out of reach is kept with a warning) and
+    encoder 'auto' -> 'keypoint' on layouts with interior walls, else 'mlp'. Prints what it chose
+    when `announce` (nothing for the demo's own room at the derived T)."""
+    quiet = cfg.layout == "empty-7x7" and cfg.horizon == 0
+    try:
+        if cfg.encoder == "auto":
+            cfg = cfg.replace(encoder=preset_encoder(cfg.layout))
+        horizon, note = resolve_horizon(cfg.layout, cfg.horizon, cfg.encoder)
+    except (ValueError, FileNotFoundError) as err:
+        raise ConfigError(f"layout={cfg.layout!r}: {err}") from err
+    if note is not None and announce and not quiet:
+        print(note)
+    return cfg.replace(horizon=horizon)
+
+
+register_suite(
+    Suite(
+        "gridworld",
+        task_from_config,
+        title="grid world",
+        resolve=resolve_config,
+        collect_starts=COLLECT_STARTS,
+        env_field="layout",
+        aliases=("grid",),
+        paper_envs=("empty-7x7",),
+        table1_scales={
+            "paper": ("gridworld", {}),
+            "cpu": ("gridworld", {"torch_threads": 1}),
+            "tiny": ("debug", {}),
+        },
+    )
+)

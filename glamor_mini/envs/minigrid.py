@@ -57,7 +57,8 @@ from functools import cached_property
 
 import numpy as np
 
-from glamor_mini.envs.base import GoalSet
+from glamor_mini.envs.base import GoalSet, Task
+from glamor_mini.envs.registry import Suite, register_suite
 
 ACTION_NAMES = ("left", "right", "forward")
 """The action set, in MiniGrid's own action ids (0, 1, 2)."""
@@ -95,7 +96,7 @@ def _minigrid():
         from minigrid.minigrid_env import MiniGridEnv
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
-            "the 'minigrid' suite needs the minigrid package: pip install -e .[minigrid]"
+            "the 'minigrid' suite needs the minigrid package: pip install 'glamor-mini[minigrid]'"
         ) from err
     return MiniGridEnv
 
@@ -305,7 +306,7 @@ class MiniGridSuiteEnv:
         self.env.close()
 
 
-class MiniGridTask:
+class MiniGridTask(Task):
     """GLAMOR's view of a MiniGrid room (see the module docstring)."""
 
     label_names = ("x", "y", "dir")
@@ -498,3 +499,19 @@ def task_from_config(cfg) -> MiniGridTask:
         n_train_goals=cfg.train_goals,
         n_eval_goals=cfg.n_eval_goals,
     )
+
+
+register_suite(
+    Suite(
+        "minigrid",
+        task_from_config,
+        title="MiniGrid",
+        env_field="env",
+        paper_envs=("MiniGrid-Empty-Centre-9x9-v0",),
+        table1_scales={
+            "paper": ("minigrid", {}),
+            "cpu": ("minigrid", {"torch_threads": 1}),
+            "tiny": ("minigrid-debug", {}),
+        },
+    )
+)

@@ -9,8 +9,8 @@ collection scales with the cores that a GPU box has. Both expose:
     step(actions (n,))        -> frames (n, c, H, W), labels (n, L), ended (n,) bool
     close()
 
-A task may provide ``make_vec_env(n, seed)`` to choose its own; otherwise the Collector builds a
-SerialVecEnv from ``task.make_env()``.
+`Task.make_vec_env(n, seed)` (base.py) returns a SerialVecEnv of the task's collection envs
+unless the suite chooses its own (Atari and DM Control: workers built from a picklable factory).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from glamor_mini.envs.base import SuiteEnv
+SuiteEnv = Any  # an env with reset / step / close (envs.base.SuiteEnv; base.py imports this module)
 
 
 class SerialVecEnv:
@@ -129,19 +128,3 @@ class SubprocVecEnv:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
-
-
-class ConfigFields(SimpleNamespace):
-    """A Config's fields as rebuilt in a worker process, with Config's `to_dict` (envs cannot
-    import config.py, which imports the env registry), so a suite's task_from_config sees the
-    same interface in a worker as in the main process."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-def env_from_config(cfg_dict: dict[str, Any]) -> SuiteEnv:
-    """Picklable env factory for SubprocVecEnv: rebuild the task from a config dict."""
-    from glamor_mini.envs import make_task
-
-    return make_task(ConfigFields(**cfg_dict)).make_env()

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from glamor_mini.agents import AGENTS
 from glamor_mini.experiments.common import (
     ALGO_COLORS,
     FIGURES,
@@ -40,7 +41,7 @@ from glamor_mini.experiments.common import (
 )
 
 NAME = "baselines"
-ALGOS = {"glamor": "GLAMOR", "gcsl": "GCSL", "discern": "DISCERN"}
+ALGOS = {name: agent.name for name, agent in AGENTS.items()}  # GLAMOR, GCSL, DISCERN
 SCALES: dict[str, dict[str, Any]] = {
     # the gridworld preset's budget, as in the GLAMOR vs GCSL comparison (docs/results.md)
     "full": dict(total_steps=40_000, eval_every=5_000),

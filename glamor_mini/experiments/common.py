@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from glamor_mini.config import Config, make_config
+from glamor_mini.config import Config
 from glamor_mini.envs import Task, make_task, obs_shape
 from glamor_mini.models import GlamorModel, build_model
+from glamor_mini.resolve import make_config
 from glamor_mini.rundir import CheckpointError, read_checkpoint, run_finished
 from glamor_mini.utils import resolve_device
 

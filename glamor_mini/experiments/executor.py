@@ -116,7 +116,7 @@ def _floor_job(cfg, run_dir: Path) -> dict:
 
     task = make_task(cfg)
     goals = task.eval_goals(cfg.seed)
-    blind = task.without_pixels() if hasattr(task, "without_pixels") else task
+    blind = task.without_pixels()
     out = {}
     for name, cls in (("random", UniformRandomPolicy), ("stop", StopPolicy)):
         actor = cls(task.n_actions, seed=cfg.seed + 1000)

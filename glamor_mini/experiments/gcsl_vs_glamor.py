@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.config import Config, ConfigError, add_set_argument, make_config, parse_set
+from glamor_mini.config import Config, ConfigError, add_set_argument, parse_set
 from glamor_mini.experiments.common import (
     RunSpec,
     curve_rows,
@@ -33,6 +33,7 @@ from glamor_mini.experiments.common import (
     run_sweep,
     write_csv,
 )
+from glamor_mini.resolve import make_config
 
 ALGOS = ("glamor", "gcsl")
 

@@ -33,136 +33,51 @@ from typing import Any
 
 import numpy as np
 
-from glamor_mini.config import ConfigError, add_set_argument, make_config, parse_set
+from glamor_mini.agents import AGENTS
+from glamor_mini.config import ConfigError, add_set_argument, parse_set
+from glamor_mini.envs import SUITES, Suite
 from glamor_mini.experiments.common import save_figure, write_csv
 from glamor_mini.experiments.executor import BACKENDS, Job, execute
+from glamor_mini.resolve import make_config
 
-SUITES = ("atari", "dmc", "grid", "minigrid")
 SCALES = ("paper", "cpu", "tiny")
-ALGOS = ("glamor", "gcsl", "discern")
-ALGO_NAMES = {"glamor": "GLAMOR", "gcsl": "GCSL", "discern": "DISCERN"}
 
-ENV_FIELD = {"atari": "game", "dmc": "task", "grid": "layout", "minigrid": "env"}
-"""The Config field that names an environment of each suite."""
 
-PAPER_ENVS: dict[str, tuple[str, ...]] = {
-    "atari": (
-        "Bowling",
-        "Boxing",
-        "Breakout",
-        "Frostbite",
-        "MontezumaRevenge",
-        "MsPacman",
-        "Pitfall",
-        "Pong",
-        "PrivateEye",
-        "Qbert",
-        "Riverraid",
-        "Seaquest",
-        "Skiing",
-        "Tennis",
-    ),
-    "dmc": (
-        "ball_in_cup/catch",
-        "cartpole/balance",
-        "finger/spin",
-        "manipulator/bring_ball",
-        "pendulum/swingup",
-        "point_mass/easy",
-        "reacher/hard",
-    ),
-    "grid": ("empty-7x7",),
-    "minigrid": ("MiniGrid-Empty-Centre-9x9-v0",),
-}
-"""Default environments: the paper's 14 games and 7 control tasks; one grid and one MiniGrid."""
+# Everything below is read from the registries (envs.SUITES, agents.AGENTS) when asked, so a
+# suite or an algorithm registered later (a new module) is in Table 1 too.
+def table1_suites() -> dict[str, Suite]:
+    """table1's suite name (the folder it writes under: 'grid' for the grid world) -> Suite,
+    for every registered suite with table1 scales."""
+    out = {(s.aliases[0] if s.aliases else s.name): s for s in SUITES.values() if s.table1_scales}
+    return dict(sorted(out.items()))
 
-# Table 1 of the paper: goal achievement at 500k agent steps, mean (std) over 3 seeds.
-PAPER_TABLE1: dict[str, dict[str, tuple[float, float, float]]] = {
-    # env: (GLAMOR, DISCERN, GCSL) means
-    "atari": {
-        "Bowling": (0.14, 0.11, 0.21),
-        "Boxing": (0.06, 0.01, 0.01),
-        "Breakout": (0.12, 0.02, 0.04),
-        "Frostbite": (0.35, 0.04, 0.20),
-        "MontezumaRevenge": (0.13, 0.03, 0.30),
-        "MsPacman": (0.28, 0.04, 0.30),
-        "Pitfall": (0.40, 0.07, 0.26),
-        "Pong": (0.44, 0.21, 0.28),
-        "PrivateEye": (0.26, 0.04, 0.16),
-        "Qbert": (0.83, 0.26, 0.56),
-        "Riverraid": (0.80, 0.27, 0.79),
-        "Seaquest": (0.57, 0.04, 0.48),
-        "Skiing": (0.30, 0.02, 0.38),
-        "Tennis": (0.10, 0.00, 0.05),
-    },
-    "dmc": {
-        "ball_in_cup/catch": (0.20, 0.01, 0.03),
-        "cartpole/balance": (0.97, 0.01, 0.09),
-        "finger/spin": (0.09, 0.01, 0.03),
-        "manipulator/bring_ball": (0.00, 0.00, 0.00),
-        "pendulum/swingup": (0.83, 0.20, 0.14),
-        "point_mass/easy": (0.76, 0.03, 0.82),
-        "reacher/hard": (0.27, 0.08, 0.07),
-    },
-}
-_PAPER_COL = {"glamor": 0, "discern": 1, "gcsl": 2}
 
-# CPU-sized runs as measured in this project (docs/results.md: Riverraid, point_mass).
-_CPU_PIXELS = dict(
-    impala_channels="8,16,16",
-    state_size=256,
-    torch_threads=1,
-    eval_episodes=3,
-    log_every=1000,
-)
-SCALE_PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
-    "paper": {
-        "atari": ("atari", {}),
-        "dmc": ("dmc", {}),
-        "grid": ("gridworld", {}),
-        "minigrid": ("minigrid", {}),
-    },
-    "cpu": {
-        "atari": (
-            "atari",
-            dict(
-                _CPU_PIXELS,
-                batch_size=64,
-                total_steps=60_000,
-                learning_starts=4_000,
-                eps_steps=12_000,
-                buffer_size=30_000,
-                eval_every=10_000,
-                checkpoint_every=4_000,
-            ),
-        ),
-        "dmc": (
-            "dmc",
-            dict(
-                _CPU_PIXELS,
-                shadows=False,
-                batch_size=32,
-                replay_ratio=2.0,
-                total_steps=30_000,
-                learning_starts=3_000,
-                eps_steps=10_000,
-                n_envs=4,
-                buffer_size=20_000,
-                eval_every=5_000,
-                checkpoint_every=2_500,
-            ),
-        ),
-        "grid": ("gridworld", {"torch_threads": 1}),
-        "minigrid": ("minigrid", {"torch_threads": 1}),
-    },
-    "tiny": {
-        "atari": ("atari-debug", {}),
-        "dmc": ("dmc-debug", {}),
-        "grid": ("debug", {}),
-        "minigrid": ("minigrid-debug", {}),
-    },
-}
-"""scale -> suite -> (preset, overrides)."""
+def suite_key(name: str) -> str:
+    """What users type (--suite grid or gridworld) -> table1's suite name; ConfigError if none."""
+    suites = table1_suites()
+    for key, s in suites.items():
+        if name == key or name == s.name or name in s.aliases:
+            return key
+    raise ConfigError(f"--suite {name!r} is not accepted; choose one of {tuple(suites)}")
+
+
+def algos() -> tuple[str, ...]:
+    """Every registered algorithm, in registration order (Table 1's columns)."""
+    return tuple(AGENTS)
+
+
+def algo_name(algo: str) -> str:
+    return AGENTS[algo].name
+
+
+def paper_envs(suite: str) -> tuple[str, ...]:
+    """Default environments: the paper's 14 games and 7 control tasks; one grid, one MiniGrid."""
+    return table1_suites()[suite_key(suite)].paper_envs
+
+
+def paper_number(suite: str, env: str, algo: str) -> float:
+    """The paper's Table 1 goal achievement (nan where the paper has none)."""
+    return table1_suites()[suite_key(suite)].paper_table1.get(env, {}).get(algo, math.nan)
 
 
 def slug(env: str) -> str:
@@ -179,18 +94,19 @@ def build_jobs(
     gpus_per_run: float = 0.0,
 ) -> list[Job]:
     """The training jobs (env x algo x seed) and floor jobs (env x seed) of one table."""
-    if suite not in SUITES:
-        raise ConfigError(f"--suite {suite!r} is not accepted; choose one of {SUITES}")
+    suite = suite_key(suite)
+    spec = table1_suites()[suite]
     if scale not in SCALES:
         raise ConfigError(f"--scale {scale!r} is not accepted; choose one of {SCALES}")
-    bad = [a for a in algos if a not in ALGOS]
+    bad = [a for a in algos if a not in AGENTS]
     if bad:
-        raise ConfigError(f"--algos {bad} not accepted; choose from {ALGOS}")
-    preset, base = SCALE_PRESETS[scale][suite]
+        raise ConfigError(f"--algos {bad} not accepted; choose from {tuple(AGENTS)}")
+    preset, base = spec.table1_scales[scale]
     jobs = []
     for env in envs:
         for seed in seeds:
-            common = {**base, ENV_FIELD[suite]: env, "seed": seed, **(overrides or {})}
+            named = {spec.env_field: env} if spec.env_field else {}
+            common = {**base, **named, "seed": seed, **(overrides or {})}
             labels = {"suite": suite, "env": env, "seed": f"seed {seed}"}
             floor_cfg = make_config(preset, **common)
             jobs.append(
@@ -205,7 +121,7 @@ def build_jobs(
                         "train",
                         num_cpus=1.0,
                         num_gpus=gpus_per_run,
-                        labels={**labels, "algo": ALGO_NAMES[algo]},
+                        labels={**labels, "algo": algo_name(algo)},
                     )
                 )
     return jobs
@@ -243,18 +159,17 @@ def aggregate_rows(
                 else:
                     missing.append(s)
             mean, std = _mean_std(vals)
-            paper = PAPER_TABLE1.get(suite, {}).get(env)
             rows.append(
                 {
                     "env": env,
-                    "algo": ALGO_NAMES[algo],
+                    "algo": algo_name(algo),
                     "mean": mean,
                     "std": std,
                     "n_seeds": len(vals),
                     "missing_seeds": " ".join(map(str, missing)),
                     "random_floor": _mean_std(floors["random"])[0],
                     "stop_floor": _mean_std(floors["stop"])[0],
-                    "paper": paper[_PAPER_COL[algo]] if paper else math.nan,
+                    "paper": paper_number(suite, env, algo),
                 }
             )
     return rows
@@ -266,7 +181,7 @@ def _fmt(x: float) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
     """Table 1: one line per env, a column per algorithm (mean ± std (n) / paper), floors."""
-    names = [ALGO_NAMES[a] for a in algos]
+    names = [algo_name(a) for a in algos]
     head = "| env | " + " | ".join(f"{n} (paper)" for n in names) + " | random | stop |"
     lines = [head, "|---" * (len(names) + 3) + "|"]
     envs = list(dict.fromkeys(r["env"] for r in rows))
@@ -301,7 +216,7 @@ def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: st
     import matplotlib.pyplot as plt
 
     envs = list(dict.fromkeys(r["env"] for r in rows))
-    names = [ALGO_NAMES[a] for a in algos]
+    names = [algo_name(a) for a in algos]
     width = 0.8 / len(names)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(envs) + 2), 3.6))
     x = np.arange(len(envs))
@@ -344,7 +259,7 @@ def curve_table(
                             rows.append(
                                 {
                                     "env": env,
-                                    "algo": ALGO_NAMES[algo],
+                                    "algo": algo_name(algo),
                                     "seed": s,
                                     "agent_steps": int(float(r["agent_steps"])),
                                     "goal_achievement": float(r["eval_goal_achievement"]),
@@ -429,9 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
         "resumable command on Ray. Rerun the same command to complete missing runs.",
         allow_abbrev=False,
     )
-    p.add_argument("--suite", default="atari", help=f"one of {SUITES} (default atari)")
+    suites = ", ".join(f"{k} ({s.name})" if k != s.name else k for k, s in table1_suites().items())
+    p.add_argument("--suite", default="atari", help=f"one of {suites} (default atari)")
     p.add_argument("--envs", nargs="+", default=None, help="default: the paper's list")
-    p.add_argument("--algos", nargs="+", default=list(ALGOS), help=f"from {ALGOS}")
+    p.add_argument("--algos", nargs="+", default=list(algos()), help=f"from {algos()}")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--scale", default="cpu", help=f"one of {SCALES} (default cpu)")
     p.add_argument("--out", default="runs/table1", help="root of the run directories")
@@ -454,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     try:
-        envs = args.envs or list(PAPER_ENVS.get(args.suite, ()))
+        args.suite = suite_key(args.suite)
+        envs = args.envs or list(paper_envs(args.suite))
         overrides = parse_set(args.set)
         if args.executor not in BACKENDS:
             raise ConfigError(f"--executor {args.executor!r}; choose one of {BACKENDS}")
@@ -493,10 +410,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "ALGOS",
-    "PAPER_ENVS",
-    "PAPER_TABLE1",
-    "SCALE_PRESETS",
+    "algos",
+    "paper_envs",
+    "paper_number",
+    "suite_key",
+    "table1_suites",
     "aggregate",
     "aggregate_rows",
     "build_jobs",

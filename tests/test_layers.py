@@ -1,0 +1,17 @@
+"""The layers of docs/design.md: config.py at the bottom imports nothing of the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_config_imports_neither_the_package_nor_torch():
+    code = (
+        "import sys, glamor_mini.config as c; "
+        "assert 'torch' not in sys.modules, 'torch'; "
+        "mods = sorted(m for m in sys.modules if m.startswith('glamor_mini.')); "
+        "assert mods == ['glamor_mini.config'], mods; "
+        "c.make_config('gridworld'); c.make_config('atari')"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
