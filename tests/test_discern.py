@@ -25,6 +25,7 @@ CHAIN = "#######\n#.....#\n#######\n"  # 5 cells in a row; up/down bump the wall
 
 def make_agent(layout: str, horizon: int, **overrides) -> tuple[DiscernAgent, GridWorldTask]:
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the networks' initial weights: not whatever earlier tests left
     task = GridWorldTask(gridworld.parse_layout(layout), horizon=horizon)
     cfg = make_config("debug", algo="discern", horizon=horizon, **overrides)
     agent = build_agent(cfg, task, task.train_goals(), CPU)
@@ -90,6 +91,7 @@ def test_the_reward_separates_the_49_cells_while_the_policy_is_still_random():
     # the reward's contrast is ~3.7 / beta. Caught: discern_beta = 0.0 (beta = K + 1 = 32) as
     # the default -> off-diagonal r_T 0.88-0.90 (seeds 0-2), the 7x7 grid stuck at its floor.
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the networks' initial weights: not whatever earlier tests left
     task = GridWorldTask("empty-7x7", horizon=10)
     cfg = make_config("gridworld", algo="discern")
     agent = build_agent(cfg, task, task.train_goals(), CPU)
