@@ -12,6 +12,6 @@ def test_config_imports_neither_the_package_nor_torch():
         "assert 'torch' not in sys.modules, 'torch'; "
         "mods = sorted(m for m in sys.modules if m.startswith('glamor_mini.')); "
         "assert mods == ['glamor_mini.config'], mods; "
-        "c.make_config('gridworld'); c.make_config('atari')"
+        "c.preset_config('gridworld'); c.preset_config('atari')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
