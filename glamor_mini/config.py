@@ -97,7 +97,8 @@ class Config:
     frame_stack: int = 4
     """Pixel suites: frames per observation (goals are one frame). The grid world uses 1."""
     torch_threads: int = 0
-    """CPU threads for torch; 0 = automatic (1 for the small MLP models, faster there)."""
+    """CPU threads for torch; 0 = automatic (at most 2 for the small MLP models: more only add
+    overhead there)."""
     amp: bool = False
     """CUDA only: bfloat16 autocast for the networks (mixed precision)."""
 
