@@ -392,15 +392,6 @@ class DieRun:
     result: object
     recorder: DieRecorder
 
-    def loaded_share(self) -> tuple[np.ndarray, np.ndarray]:
-        """(agent steps, share of the loaded die for goal 1): pi(loaded | g = 1) for GCSL, the
-        planner's choice (0 or 1) for GLAMOR."""
-        r = self.recorder
-        key = "policy" if r.kind == "gcsl" else "choice"
-        vals = r.series(key)
-        vals = vals[:, 0, 1] if r.kind == "gcsl" else vals[:, 0].astype(float)
-        return np.array(r.steps), vals
-
     def learned_table(self) -> tuple[np.ndarray, np.ndarray]:
         """(agent steps, (R, G, A) tables): what the agent learned, comparable with
         `OperatorRun.tables`: GCSL's pi(a | g), GLAMOR's inverse model p(a | g)."""

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from glamor_mini.cli import ArgumentParser, is_terminal
 from glamor_mini.config import ConfigError, add_set_argument, parse_set, parse_value
-from glamor_mini.envs import make_task
+from glamor_mini.envs import GoalSet, Task, make_task
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.policies import StopPolicy, UniformRandomPolicy
 from glamor_mini.resolve import make_config
@@ -73,15 +73,19 @@ def floor_results(
         raise ValueError(f"episodes_per_goal={episodes_per_goal} must be >= 1")
     results = []
     for seed in seeds:
-        cfg = make_config(preset, seed=seed, **overrides)
-        task = make_task(cfg)
+        task = make_task(make_config(preset, seed=seed, **overrides))
         task = task.without_pixels()  # the random policy ignores pixels: skip rendering
-        actor = FLOOR_POLICIES[policy](task.n_actions, seed=seed + 1000)
-        res = evaluate(
-            task, None, None, task.eval_goals(seed), episodes_per_goal, seed=seed, policy=actor
-        )
-        results.append(res)
+        results.append(floor_result(task, task.eval_goals(seed), policy, episodes_per_goal, seed))
     return results
+
+
+def floor_result(
+    task: Task, goals: GoalSet, policy: str, episodes_per_goal: int, seed: int
+) -> EvalResult:
+    """One floor policy ('random' or 'stop', seeded seed + 1000) on `goals`, evaluated with
+    `seed` (§4.4 protocol); pass `task.without_pixels()` to skip rendering."""
+    actor = FLOOR_POLICIES[policy](task.n_actions, seed=seed + 1000)
+    return evaluate(task, None, None, goals, episodes_per_goal, seed=seed, policy=actor)
 
 
 def _check_csv_path(path: str) -> Path:

@@ -232,6 +232,30 @@ class GoalTimeTorso(nn.Module):
             nn.ReLU(),
         )
 
+    @classmethod
+    def from_config(
+        cls,
+        cfg,
+        obs_shape: tuple[int, int, int],
+        goal_shape: tuple[int, int, int],
+        n_actions: int,
+        horizon: int,
+        **extra,
+    ):
+        """The network described by a Config (GLAMOR's encoder kind and sizes, §4.3); `extra`
+        goes to the subclass (e.g. DISCERN's `dueling`)."""
+        return cls(
+            obs_shape,
+            goal_shape,
+            n_actions,
+            horizon,
+            encoder=cfg.encoder,
+            state_size=cfg.state_size,
+            mlp_hidden=cfg.mlp_hidden,
+            impala_channels=parse_channels(cfg.impala_channels),
+            **extra,
+        )
+
     def check_inputs(self, obs: Tensor, goal: Tensor, time: Tensor) -> None:
         """Clear errors for wrongly shaped inputs."""
         for name, x, shape in (("obs", obs, self.obs_shape), ("goal", goal, self.goal_shape)):

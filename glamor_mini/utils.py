@@ -53,19 +53,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """torch.save through a temp file + rename: an interrupted save never leaves a torn file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 HOST_READS = frozenset(
     {"item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "nonzero"}
 )

@@ -78,7 +78,7 @@ from glamor_mini.agents import (
     seed_offset,
 )
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
-from glamor_mini.models import GoalTimeTorso, parse_channels
+from glamor_mini.models import GoalTimeTorso
 from glamor_mini.replay import ReplayBuffer
 
 
@@ -189,15 +189,12 @@ class DiscernAgent(Agent):
         self.relabel = float(cfg.discern_relabel)
         self.target_period = int(cfg.discern_target_period)
         self.xi_hindsight = bool(cfg.discern_xi_hindsight)
-        self.qnet = DiscernQNet(
+        self.qnet = DiscernQNet.from_config(
+            cfg,
             obs_shape(task),
             task.frame_shape,
             task.n_actions,
             self.horizon,
-            encoder=cfg.encoder,
-            state_size=cfg.state_size,
-            mlp_hidden=cfg.mlp_hidden,
-            impala_channels=parse_channels(cfg.impala_channels),
             dueling=cfg.discern_dueling,
         ).to(device)
         self.target = copy.deepcopy(self.qnet).requires_grad_(False)

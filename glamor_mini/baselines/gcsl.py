@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from glamor_mini.agents import SupervisedAgent, register_agent, seed_offset
 from glamor_mini.config import check_choice
 from glamor_mini.envs.base import obs_shape
-from glamor_mini.models import GoalTimeTorso, parse_channels, time_features  # noqa: F401
+from glamor_mini.models import GoalTimeTorso, time_features  # noqa: F401
 
 ACT_MODES = ("greedy", "sample")
 
@@ -112,15 +112,8 @@ class GCSLPolicy:
 
 def build_gcsl_model(cfg, task) -> GCSLPolicyModel:
     """The GCSL policy network described by a Config (GLAMOR's encoder kind and sizes)."""
-    return GCSLPolicyModel(
-        obs_shape(task),
-        task.frame_shape,
-        task.n_actions,
-        task.horizon,
-        encoder=cfg.encoder,
-        state_size=cfg.state_size,
-        mlp_hidden=cfg.mlp_hidden,
-        impala_channels=parse_channels(cfg.impala_channels),
+    return GCSLPolicyModel.from_config(
+        cfg, obs_shape(task), task.frame_shape, task.n_actions, task.horizon
     )
 
 

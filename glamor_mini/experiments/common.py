@@ -357,11 +357,6 @@ def save_figure(fig, png_path: str | Path, dpi: int = 110) -> Path:
     return png_path
 
 
-def full_scale_command(experiment: str) -> str:
-    """The command that regenerates an experiment's full-scale figure (docs/results.md)."""
-    return f"python -m glamor_mini.run sweep {experiment} --scale full"
-
-
 # ---------------------------------------------------------------------- planners on one model
 def planner_for(cfg: Config, **changes: Any):
     """The run's evaluation planner (`PlannerSettings.from_config`) with some settings changed."""

@@ -110,18 +110,16 @@ def run_job(kind: str, cfg_dict: dict, run_dir: str) -> dict:
 def _floor_job(cfg, run_dir: Path) -> dict:
     """Random and stop-at-t=0 floors on the evaluation goals of cfg's env and seed."""
     from glamor_mini.envs import make_task
-    from glamor_mini.evaluate import evaluate
-    from glamor_mini.policies import StopPolicy, UniformRandomPolicy
+    from glamor_mini.floor import FLOOR_POLICIES, floor_result
     from glamor_mini.utils import atomic_write_text
 
     task = make_task(cfg)
     goals = task.eval_goals(cfg.seed)
     blind = task.without_pixels()
-    out = {}
-    for name, cls in (("random", UniformRandomPolicy), ("stop", StopPolicy)):
-        actor = cls(task.n_actions, seed=cfg.seed + 1000)
-        res = evaluate(blind, None, None, goals, cfg.eval_episodes, seed=cfg.seed, policy=actor)
-        out[name] = res.goal_achievement
+    out = {
+        name: floor_result(blind, goals, name, cfg.eval_episodes, cfg.seed).goal_achievement
+        for name in FLOOR_POLICIES
+    }
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "floor.json", json.dumps({**out, "seed": cfg.seed}) + "\n")
     return out
