@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from glamor_mini.config import check_choice
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
+from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
     build_model,
     set_cuda_precision,
@@ -115,6 +116,20 @@ class Agent:
     def train_mode(self, training: bool = True) -> None:
         for m in self.modules().values():
             m.train(training)
+
+    def evaluate(self, goals: GoalSet, episodes_per_goal: int, seed: int) -> EvalResult:
+        """§4.4's evaluation: `eval_policy(seed)` for T steps toward each goal of `goals`
+        (networks in eval mode). train() and `experiments.common.load_run` both evaluate so."""
+        self.train_mode(False)
+        return evaluate(
+            self.task,
+            None,
+            None,
+            goals,
+            episodes_per_goal,
+            seed=seed,
+            policy=self.eval_policy(seed),
+        )
 
     def extra_state(self) -> dict:
         """Anything beyond networks, optimisers and generators (counters, ...)."""

@@ -32,7 +32,7 @@ from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offs
 from glamor_mini.artefacts import write_eval_artefacts
 from glamor_mini.config import Config
 from glamor_mini.envs import make_task
-from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row, evaluate
+from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row
 from glamor_mini.policies import EpsilonGreedy, LinearSchedule, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
 from glamor_mini.resolve import resolve_config
@@ -213,16 +213,7 @@ class Trainer:
         self.agent.set_lr_scale(self.cfg.lr_scale(self.agent_steps))
 
     def run_eval(self) -> EvalResult:
-        self.agent.train_mode(False)
-        self.last_eval = evaluate(
-            self.task,
-            None,
-            None,
-            self.eval_goals,
-            self.cfg.eval_episodes,
-            seed=self.cfg.seed,
-            policy=self.agent.eval_policy(self.cfg.seed),
-        )
+        self.last_eval = self.agent.evaluate(self.eval_goals, self.cfg.eval_episodes, self.cfg.seed)
         return self.last_eval
 
     # ------------------------------------------------------------------ logging

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from glamor_mini.agents import Agent, build_agent
 from glamor_mini.config import Config
-from glamor_mini.envs import Task, make_task, obs_shape
-from glamor_mini.models import GlamorModel, build_model
+from glamor_mini.envs import Task, make_task
+from glamor_mini.evaluate import EvalResult
 from glamor_mini.resolve import make_config
 from glamor_mini.rundir import CheckpointError, read_checkpoint, run_finished
 from glamor_mini.utils import resolve_device
@@ -153,17 +154,27 @@ def run_sweep(
 # ---------------------------------------------------------------------- trained runs
 @dataclass
 class LoadedRun:
-    """A trained GLAMOR run: its config, a fresh task, the model with the checkpoint weights."""
+    """A trained run of any algorithm: its config, a fresh task, the agent with the checkpoint's
+    weights (eval mode) and `model`, the agent's main network (GLAMOR: the GlamorModel)."""
 
     cfg: Config
     task: Task
-    model: GlamorModel
+    model: torch.nn.Module
     run_dir: Path
+    agent: Agent
+
+    def evaluate(self, episodes_per_goal: int | None = None, seed: int | None = None) -> EvalResult:
+        """Evaluate the agent again as train() does (§4.4) on the run's evaluation goals;
+        defaults: the run's eval_episodes and seed."""
+        seed = self.cfg.seed if seed is None else seed
+        episodes = self.cfg.eval_episodes if episodes_per_goal is None else episodes_per_goal
+        return self.agent.evaluate(self.task.eval_goals(seed), episodes, seed)
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "auto") -> LoadedRun:
-    """Rebuild the task and model of a run directory from its ckpt.pt (model in eval mode), on
-    `device` ('auto': CUDA when present, so a sweep on a GPU box evaluates there)."""
+    """Rebuild the task and the agent of a run directory (any registered algorithm) from its
+    ckpt.pt through the Agent interface (`build_agent`, `Agent.load_state_dict`), networks in
+    eval mode, on `device` ('auto': CUDA when present, so a sweep on a GPU box evaluates there)."""
     run_dir = Path(run_dir)
     path = run_dir / "ckpt.pt"
     if not path.is_file():
@@ -182,15 +193,18 @@ def load_run(run_dir: str | Path, device: str | torch.device = "auto") -> Loaded
             f"{path} is not a readable glamor-mini checkpoint ({type(err).__name__}: {why}); "
             "retrain the run or restore the file"
         ) from None
-    if cfg.algo != "glamor":
-        raise ValueError(
-            f"{run_dir} holds a {cfg.algo!r} run; load_run rebuilds GLAMOR models only"
-        )
     task = make_task(cfg)
-    model = build_model(cfg, obs_shape(task), task.frame_shape, task.n_actions)
-    model.load_state_dict(state["agent"]["modules"]["model"])
-    model.to(resolve_device(str(device))).eval()
-    return LoadedRun(cfg, task, model, run_dir)
+    agent = build_agent(cfg, task, task.train_goals(cfg.seed), resolve_device(str(device)))
+    try:
+        agent.load_state_dict(state["agent"])
+    except (KeyError, ValueError, RuntimeError) as err:
+        why = (str(err).strip().splitlines() or [""])[0][:300]
+        raise ValueError(
+            f"{path} does not fit a {cfg.algo!r} agent built from its own config "
+            f"({type(err).__name__}: {why}); retrain the run or restore the file"
+        ) from None
+    agent.train_mode(False)
+    return LoadedRun(cfg, task, agent.model, run_dir, agent)
 
 
 # ---------------------------------------------------------------------- tables
