@@ -640,7 +640,7 @@ __all__ = [
 def main(argv: list[str] | None = None) -> int:
     """python -m glamor_mini.appendix [--out PATH] [--seeds 0 1 2] [--dice 1 0.5]"""
     p = argparse.ArgumentParser(
-        prog="python -m glamor_mini.appendix",
+        prog="python -m glamor_mini.run appendix",
         description="Appendix A.1: exact operators and learned agents on two loaded dice.",
     )
     p.add_argument("--out", default="docs/figures/loaded_die", help="path without suffix")

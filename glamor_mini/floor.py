@@ -107,7 +107,7 @@ def _check_csv_path(path: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(
-        prog="python -m glamor_mini.floor",
+        prog="python -m glamor_mini.run floor",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

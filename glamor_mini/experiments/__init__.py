@@ -16,6 +16,7 @@ dicts) and writes it as CSV next to a PNG drawn from that CSV.
 | random-data       | Fig. 7     | experiments/ablations.py          |
 | test-planning     | Fig. 8     | experiments/ablations.py          |
 | baselines         | Table 1    | experiments/baselines.py          |
+| gcsl-vs-glamor    | §4.3, Fig. 2 | experiments/gcsl_vs_glamor.py   |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ EXPERIMENTS: dict[str, tuple[str, str | None]] = {
     "random-data": ("glamor_mini.experiments.ablations", "random-data"),
     "test-planning": ("glamor_mini.experiments.ablations", "test-planning"),
     "baselines": ("glamor_mini.experiments.baselines", None),
+    "gcsl-vs-glamor": ("glamor_mini.experiments.gcsl_vs_glamor", None),
 }
 """Experiment name -> (module whose `run` draws it, first argument of `run` or None)."""
 
@@ -54,6 +56,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
     """``python -m glamor_mini.run sweep EXPERIMENT [--scale S] [--seeds ...] [--root DIR]
     [--figures DIR]``."""
     from glamor_mini.experiments.common import FIGURES, RUNS_ROOT, SCALES
+    from glamor_mini.experiments.executor import add_executor_arguments
 
     p = ArgumentParser(
         prog="python -m glamor_mini.run sweep",
@@ -66,25 +69,21 @@ def sweep_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2)")
     p.add_argument("--root", default=str(RUNS_ROOT), help=f"runs root (default {RUNS_ROOT})")
     p.add_argument("--figures", default=str(FIGURES), help=f"CSV/PNG folder (default {FIGURES})")
-    p.add_argument(
-        "--executor",
-        default="ray",
-        help="'ray' (default: runs in parallel on an embedded local Ray, or the cluster at "
-        "--address) or 'serial' (one after another in this process)",
-    )
-    p.add_argument("--address", default=None, help="join a Ray cluster: auto or HOST:PORT")
+    add_executor_arguments(p)
     args = p.parse_args(argv)
-    if args.executor not in ("ray", "serial"):
-        p.error(f"--executor {args.executor!r} is not accepted; choose ray or serial")
-    from glamor_mini.experiments.executor import DEFAULTS
-
-    DEFAULTS.update(backend=args.executor, address=args.address)  # for this experiment's sweeps
     if args.experiment not in EXPERIMENTS:
         p.error(f"unknown experiment {args.experiment!r}; accepted: {', '.join(EXPERIMENTS)}")
     if args.scale not in SCALES:
         p.error(f"--scale {args.scale!r} is not accepted; choose one of {SCALES}")
     fn = get_experiment(args.experiment)
-    rows = fn(root=args.root, figures=args.figures, scale=args.scale, seeds=args.seeds)
+    rows = fn(
+        root=args.root,
+        figures=args.figures,
+        scale=args.scale,
+        seeds=args.seeds,
+        executor=args.executor,
+        address=args.address,
+    )
     print(f"{args.experiment}: {len(rows)} rows written to {args.figures}")
     return 0
 

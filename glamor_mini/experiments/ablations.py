@@ -209,13 +209,15 @@ def run(
     scale: str = "full",
     seeds: Sequence[int] | None = None,
     progress: bool = True,
+    executor: str = "serial",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train the missing runs of `figure`, write ablation_<figure>.csv (curves), ..._final.csv
     (one row per run) and the PNG drawn from the curves CSV; return the curve rows."""
     seeds = tuple(seeds) if seeds else SEEDS
     sp = specs(figure, scale, seeds)
     root = Path(root) / f"ablations-{scale}"
-    run_sweep(sp, root, progress)
+    run_sweep(sp, root, progress, executor=executor, address=address)
     stem = f"ablation_{figure.replace('-', '_')}"
     if figure == "test-planning":
         rows = test_time_rows(sp, root, TEST_EPISODES[scale], progress)

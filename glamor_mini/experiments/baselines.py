@@ -163,6 +163,8 @@ def run(
     overrides: dict[str, Any] | None = None,
     keyed: bool = False,
     title: str = "",
+    executor: str = "serial",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train what is missing; write baselines.csv, baselines_goals.csv and baselines.png into
     `figures`; return the final rows (one per run: setting, seed, goal_achievement, ...).
@@ -174,7 +176,7 @@ def run(
     if keyed:
         sweep = [s.keyed() for s in sweep]
     out = Path(root) / NAME
-    run_sweep(sweep, out, progress=progress)
+    run_sweep(sweep, out, progress, executor=executor, address=address)
     figures = Path(figures)
     curves = write_csv(curve_rows(sweep, out), figures / f"{NAME}.csv")
     goals = write_csv(goal_rows(sweep, out), figures / f"{NAME}_goals.csv")

@@ -100,7 +100,7 @@ def run_sweep(
     root: str | Path,
     progress: bool = True,
     dry_run: bool = False,
-    executor: str | None = None,
+    executor: str = "serial",
     address: str | None = None,
 ) -> list[Path]:
     """Train every unfinished run of `specs` into ``root/<name>``; return the run directories.
@@ -110,8 +110,7 @@ def run_sweep(
     `dry_run` only reports what would be done. A table of the sweep is written to
     ``root/sweep.csv`` (name, setting, seed, status before this call). The runs go through the
     experiments' executor (executor.py): `executor` 'ray' runs them in parallel, 'serial' one
-    after another in this process; None uses executor.DEFAULTS (serial, unless `run sweep
-    --executor` chose).
+    after another in this process (the default; `run sweep --executor` passes its choice).
     """
     from glamor_mini.experiments.executor import Job, check_same_config, execute
 

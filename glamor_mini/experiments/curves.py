@@ -95,7 +95,7 @@ def _parse_floor(text: str) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m glamor_mini.experiments.curves",
+        prog="python -m glamor_mini.run curves",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

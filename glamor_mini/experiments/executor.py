@@ -29,9 +29,28 @@ from typing import Any
 
 BACKENDS = ("ray", "serial")
 
-DEFAULTS: dict[str, str | None] = {"backend": "serial", "address": None}
-"""What `execute` uses when a caller passes no backend (library calls, notebooks: 'serial');
-`python -m glamor_mini.run sweep` sets it from --executor / --address for its experiment."""
+
+def add_executor_arguments(parser, default: str = "ray") -> None:
+    """--executor and --address of the command lines that run grids of jobs; the parsed values
+    are passed to `execute` (there is no global default to set)."""
+
+    def backend(text: str) -> str:
+        if text not in BACKENDS:
+            import argparse
+
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not accepted; choose one of {', '.join(BACKENDS)}"
+            )
+        return text
+
+    parser.add_argument(
+        "--executor",
+        type=backend,
+        default=default,
+        help=f"'ray' (runs in parallel on an embedded local Ray, or the cluster at --address) or "
+        f"'serial' (one after another in this process); default {default}",
+    )
+    parser.add_argument("--address", default=None, help="join a Ray cluster: auto or HOST:PORT")
 
 
 @dataclass(frozen=True)
@@ -129,7 +148,7 @@ def _floor_job(cfg, run_dir: Path) -> dict:
 def execute(
     jobs: Sequence[Job],
     root: str | Path,
-    backend: str | None = None,
+    backend: str = "serial",
     address: str | None = None,
     progress: bool = True,
     status_every: float | None = None,
@@ -137,9 +156,8 @@ def execute(
     stream=None,
 ) -> list[JobReport]:
     """Run every unfinished job of `jobs` into root/job.name; report each job's outcome.
-    backend/address default to `DEFAULTS` ('serial' unless a command line chose)."""
-    backend = backend or DEFAULTS["backend"] or "serial"
-    address = address or DEFAULTS["address"]
+    `backend`: 'serial' (default: one after another in this process) or 'ray' (`address`: a
+    cluster to join, None for an embedded local Ray); the command lines pass their --executor."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} is not accepted; choose one of {BACKENDS}")
     names = [j.name for j in jobs]
@@ -303,4 +321,13 @@ def run_status(job: Job, d: Path) -> str:
     return f"{text}: step {last['agent_steps']}/{job.cfg.total_steps}{ev}"
 
 
-__all__ = ["BACKENDS", "Job", "JobReport", "execute", "run_job", "run_status", "start_ray"]
+__all__ = [
+    "BACKENDS",
+    "Job",
+    "add_executor_arguments",
+    "JobReport",
+    "execute",
+    "run_job",
+    "run_status",
+    "start_ray",
+]

@@ -5,9 +5,10 @@ preset, budget, replay ratio, epsilon schedule and seeds; only `algo` differs (a
 mode, Config.gcsl_act). Goal achievement on every free cell (judged at T, or when GLAMOR stops
 itself) is read from each run's progress.csv and drawn as mean +- std over seeds vs agent steps.
 
-    python -m glamor_mini.experiments.gcsl_vs_glamor --seeds 0 1 2 --out runs/gcsl_vs_glamor
-    python -m glamor_mini.experiments.gcsl_vs_glamor --gcsl_acts greedy sample   # both GCSLs
-    python -m glamor_mini.experiments.gcsl_vs_glamor --seeds 0 --set total_steps=20000
+    python -m glamor_mini.run gcsl-vs-glamor --seeds 0 1 2 --out runs/gcsl_vs_glamor
+    python -m glamor_mini.run gcsl-vs-glamor --gcsl_acts greedy sample   # both GCSLs
+    python -m glamor_mini.run gcsl-vs-glamor --seeds 0 --set total_steps=20000
+    python -m glamor_mini.run sweep gcsl-vs-glamor --scale small       # as a registered experiment
 
 One run directory per (agent, seed): OUT/glamor-seed<S>, OUT/gcsl_<act>-seed<S>. Runs whose
 eval.json exists are skipped, interrupted ones resume. Writes FIGURE.png (curves), FIGURE.csv (one
@@ -23,9 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from glamor_mini.cli import ArgumentParser
 from glamor_mini.config import Config, ConfigError, add_set_argument, parse_set
 from glamor_mini.experiments.common import (
+    FIGURES,
+    RUNS_ROOT,
     RunSpec,
+    check_scale,
     curve_rows,
     final_rows,
     group_mean,
@@ -33,6 +38,7 @@ from glamor_mini.experiments.common import (
     run_sweep,
     write_csv,
 )
+from glamor_mini.experiments.executor import add_executor_arguments
 from glamor_mini.resolve import make_config
 
 ALGOS = ("glamor", "gcsl")
@@ -61,20 +67,22 @@ def specs(
     return out
 
 
-def run(
+def compare(
     seeds: list[int],
     out: str | Path = "runs/gcsl_vs_glamor",
     figure: str | Path = "docs/figures/gcsl_vs_glamor",
     preset: str = "gridworld",
     gcsl_acts: tuple[str, ...] = ("greedy",),
     progress: bool = True,
+    executor: str = "serial",
+    address: str | None = None,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
     """Train what is missing, write FIGURE.csv/.png; return the final rows (one per run)."""
     from glamor_mini.floor import random_floor
 
     sweep = specs(seeds, preset, tuple(gcsl_acts), **overrides)
-    run_sweep(sweep, out, progress=progress)
+    run_sweep(sweep, out, progress=progress, executor=executor, address=address)
     figure = Path(figure)
     csv_path = write_csv(curve_rows(sweep, out), figure.with_suffix(".csv"))
     floor = float(np.mean(random_floor(preset, seeds)))
@@ -94,9 +102,37 @@ def run(
     return finals
 
 
+def run(
+    root: str | Path = RUNS_ROOT,
+    figures: str | Path = FIGURES,
+    scale: str = "full",
+    seeds: list[int] | None = None,
+    progress: bool = True,
+    executor: str = "serial",
+    address: str | None = None,
+) -> list[dict[str, Any]]:
+    """The registered experiment (`run sweep gcsl-vs-glamor`): `compare` with GCSL's greedy
+    acting, the gridworld preset at `scale` (baselines.SCALES: 'full' the preset's 40k steps,
+    'small' a 3k-step CI budget), runs under root/gcsl_vs_glamor-SCALE, figure
+    figures/gcsl_vs_glamor(_small).png."""
+    from glamor_mini.experiments.baselines import SCALES
+
+    suffix = "" if check_scale(scale) == "full" else f"_{scale}"
+    return compare(
+        list(seeds) if seeds else [0, 1, 2],
+        Path(root) / f"gcsl_vs_glamor-{scale}",
+        Path(figures) / f"gcsl_vs_glamor{suffix}",
+        progress=progress,
+        executor=executor,
+        address=address,
+        **SCALES[scale],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m glamor_mini.experiments.gcsl_vs_glamor",
+    """``python -m glamor_mini.run gcsl-vs-glamor [--seeds ...] [--out DIR] ...``."""
+    p = ArgumentParser(
+        prog="python -m glamor_mini.run gcsl-vs-glamor",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -116,9 +152,19 @@ def main(argv: list[str] | None = None) -> int:
         help="path of the figure without suffix (.png and .csv are written)",
     )
     add_set_argument(p, "Config overrides applied to every run (e.g. total_steps=20000)")
+    add_executor_arguments(p)
     args = p.parse_args(argv)
     try:
-        run(args.seeds, args.out, args.figure, args.preset, args.gcsl_acts, **parse_set(args.set))
+        compare(
+            args.seeds,
+            args.out,
+            args.figure,
+            args.preset,
+            args.gcsl_acts,
+            executor=args.executor,
+            address=args.address,
+            **parse_set(args.set),
+        )
     except (ConfigError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

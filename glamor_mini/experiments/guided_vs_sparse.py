@@ -149,11 +149,15 @@ def run(
     scale: str = "full",
     seeds: tuple[int, ...] | None = None,
     progress: bool = True,
+    executor: str = "serial",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train (or reuse) the model, evaluate both modes, write guided_vs_sparse.csv + .png."""
     seed = (seeds or (0,))[0]
     spec = model_spec(scale, seed)
-    (run_dir,) = run_sweep([spec], Path(root) / "models", progress)
+    (run_dir,) = run_sweep(
+        [spec], Path(root) / "models", progress, executor=executor, address=address
+    )
     episodes = EPISODES[check_scale(scale)]
     rows = evaluate_modes(run_dir, None, episodes, seed, progress)
     csv_path = write_csv(rows, Path(figures) / "guided_vs_sparse.csv")

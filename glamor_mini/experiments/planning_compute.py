@@ -141,11 +141,15 @@ def run(
     scale: str = "full",
     seeds: tuple[int, ...] | None = None,
     progress: bool = True,
+    executor: str = "serial",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train (or reuse) the model, evaluate every budget, write planning_compute.csv + .png."""
     seed = (seeds or (0,))[0]
     spec = model_spec(scale, seed)
-    (run_dir,) = run_sweep([spec], Path(root) / "models", progress)
+    (run_dir,) = run_sweep(
+        [spec], Path(root) / "models", progress, executor=executor, address=address
+    )
     episodes = SCALES[scale]["episodes"]
     rows = evaluate_budgets(run_dir, BUDGETS, episodes, seed, progress)
     csv_path = write_csv(rows, Path(figures) / "planning_compute.csv")

@@ -37,7 +37,7 @@ from glamor_mini.agents import AGENTS
 from glamor_mini.config import ConfigError, add_set_argument, parse_set
 from glamor_mini.envs import SUITES, Suite
 from glamor_mini.experiments.common import save_figure, write_csv
-from glamor_mini.experiments.executor import BACKENDS, Job, execute
+from glamor_mini.experiments.executor import Job, add_executor_arguments, execute
 from glamor_mini.resolve import make_config
 
 SCALES = ("paper", "cpu", "tiny")
@@ -351,8 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--scale", default="cpu", help=f"one of {SCALES} (default cpu)")
     p.add_argument("--out", default="runs/table1", help="root of the run directories")
-    p.add_argument("--executor", default="ray", help=f"one of {BACKENDS} (default ray)")
-    p.add_argument("--address", default=None, help="join a Ray cluster: auto or HOST:PORT")
+    add_executor_arguments(p)
     p.add_argument(
         "--gpus_per_run",
         type=float,
@@ -373,8 +372,6 @@ def main(argv: list[str] | None = None) -> int:
         args.suite = suite_key(args.suite)
         envs = args.envs or list(paper_envs(args.suite))
         overrides = parse_set(args.set)
-        if args.executor not in BACKENDS:
-            raise ConfigError(f"--executor {args.executor!r}; choose one of {BACKENDS}")
         gpus = args.gpus_per_run
         if gpus is None:
             gpus = 0.0

@@ -202,6 +202,8 @@ def run(
     scale: str = "full",
     seeds: tuple[int, ...] | None = None,
     progress: bool = True,
+    executor: str = "serial",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train (or reuse) the plain-grid model, evaluate the 3 strategies, write termination.csv
     and .png; at full scale also the 'stay' model (termination_stay.csv, the figure's 2nd row)."""
@@ -209,7 +211,7 @@ def run(
     specs = [model_spec(scale, seed)]
     if scale == "full":
         specs.append(model_spec(scale, seed, stay=True))
-    dirs = run_sweep(specs, Path(root) / "models", progress)
+    dirs = run_sweep(specs, Path(root) / "models", progress, executor=executor, address=address)
     episodes = SCALES[scale]["episodes"]
     rows = evaluate_terminations(dirs[0], episodes, seed, progress)
     csv_path = write_csv(rows, Path(figures) / "termination.csv")
