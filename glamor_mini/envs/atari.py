@@ -352,6 +352,7 @@ register_suite(
         task_from_config,
         title="Atari",
         env_field="game",
+        env_names=GAMES,
         paper_envs=tuple(PAPER_TABLE1),
         paper_table1={
             g: dict(zip(("glamor", "discern", "gcsl"), v, strict=True))

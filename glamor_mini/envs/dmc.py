@@ -364,6 +364,7 @@ register_suite(
         task_from_config,
         title="DM Control",
         env_field="task",
+        env_names=tuple(TASKS),
         paper_envs=tuple(PAPER_TABLE1),
         paper_table1={
             t: dict(zip(("glamor", "discern", "gcsl"), v, strict=True))

@@ -139,13 +139,14 @@ class GridWorldTask(Task):
         self.n_actions = 5 if allow_stay else 4
         self.frame_shape = (2, self.layout.height, self.layout.width)
         self.cells = self.layout.free_cells()
-        # The goal set is one (2, H, W) frame per free cell: refuse before building it when it
-        # cannot fit (a 500x500 room would need 116 GiB).
+        # The goal set is one (2, H, W) frame per free cell, held twice while it is built (the
+        # frames, then np.stack's array): refuse before building it when that cannot fit (a
+        # 300x300 room needs 32 GiB, a 500x500 room 231 GiB).
         h, w = self.layout.shape
         check_memory(
-            len(self.cells) * 2 * h * w,
+            2 * len(self.cells) * 2 * h * w,
             f"the goal set of layout {self.layout.name!r} ({w}x{h}, {len(self.cells):,} free "
-            "cells, one 2xHxW frame each)",
+            "cells, one 2xHxW frame each, held twice while it is built)",
             "use a smaller layout",
         )
         self._dist: dict[tuple[int, int], np.ndarray] = {}  # start cell -> (H, W) BFS map
@@ -222,6 +223,30 @@ class GridWorldTask(Task):
         return True
 
 
+def check_layout(spec: str | Path | gridworld.Layout) -> gridworld.Layout:
+    """The layout a run may use (ValueError otherwise): a layout file marks its start with
+    exactly one 'S' (the gridworld package would silently start in the centre), and a layout
+    needs at least two free cells (with one, every goal is the start: goal achievement would
+    read 1.000 without a single step, §4.4)."""
+    is_file = not isinstance(spec, gridworld.Layout) and spec not in gridworld.LAYOUTS
+    if is_file and Path(spec).is_file():
+        n_starts = Path(spec).read_text().count("S")
+        if n_starts != 1:
+            raise ValueError(
+                f"the layout file has {'no' if n_starts == 0 else n_starts} start cell 'S'; a "
+                "layout needs exactly one S (mark the start cell with S, free cells with '.')"
+            )
+    lay = gridworld.get_layout(spec)
+    n_free = int((~lay.walls).sum())
+    if n_free < 2:
+        raise ValueError(
+            f"layout {lay.name!r} has {n_free} free cell: its only goal is the start, reached "
+            "without acting (goal achievement 1.000 by construction); a layout needs at least two "
+            "free cells"
+        )
+    return lay
+
+
 def task_from_config(cfg) -> GridWorldTask:
     return GridWorldTask(
         cfg.layout,
@@ -238,6 +263,7 @@ def resolve_config(cfg, announce: bool = True):
     when `announce` (nothing for the demo's own room at the derived T)."""
     quiet = cfg.layout == "empty-7x7" and cfg.horizon == 0
     try:
+        check_layout(cfg.layout)
         if cfg.encoder == "auto":
             cfg = cfg.replace(encoder=preset_encoder(cfg.layout))
         horizon, note = resolve_horizon(cfg.layout, cfg.horizon, cfg.encoder)

@@ -23,6 +23,7 @@ class Suite:
         world's horizon 0 and encoder 'auto'); None: nothing to resolve
     collect_starts: the Config.collect_start values the suite supports
     env_field: the Config field naming one environment of the suite (table1 --envs)
+    env_names: the values env_field accepts, checked up front by table1 (empty: not listed)
     aliases: other names users type for it; the first is the folder table1 writes under
         (gridworld: 'grid', as `table1 --suite grid` has always written)
     paper_envs: table1's default environments
@@ -36,6 +37,7 @@ class Suite:
     resolve: Callable[[Any, bool], Any] | None = None
     collect_starts: tuple[str, ...] = ("fixed",)
     env_field: str | None = None
+    env_names: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     paper_envs: tuple[str, ...] = ()
     paper_table1: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -154,10 +154,16 @@ def execute(
     status_every: float | None = None,
     max_retries: int = 2,
     stream=None,
+    changed: str = "raise",
 ) -> list[JobReport]:
     """Run every unfinished job of `jobs` into root/job.name; report each job's outcome.
     `backend`: 'serial' (default: one after another in this process) or 'ray' (`address`: a
-    cluster to join, None for an embedded local Ray); the command lines pass their --executor."""
+    cluster to join, None for an embedded local Ray); the command lines pass their --executor.
+    A job whose directory holds a run with other settings raises ValueError (`changed`
+    'raise') or is reported as failed, naming the changed fields, while the others run
+    ('report': table1)."""
+    if changed not in ("raise", "report"):
+        raise ValueError(f"changed={changed!r}: expected 'raise' or 'report'")
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} is not accepted; choose one of {BACKENDS}")
     names = [j.name for j in jobs]
@@ -170,12 +176,22 @@ def execute(
     reports, todo = [], []
     for job in jobs:
         d = root / job.name
-        check_same_config(d, job.cfg)
+        try:
+            check_same_config(d, job.cfg)
+        except ValueError as err:
+            if changed == "raise":
+                raise
+            reports.append(JobReport(job, d, "failed", error=str(err)))
+            say(f"SKIPPED {_describe(job)} ({d}): {err}")
+            continue
         if is_done(job, d):
             reports.append(JobReport(job, d, "finished", _read_summary(job, d)))
         else:
             todo.append((job, d))
-    say(f"{len(jobs)} jobs under {root}: {len(reports)} finished, {len(todo)} to run ({backend})")
+    n_bad = sum(r.status == "failed" for r in reports)
+    state = f"{len(reports) - n_bad} finished, {len(todo)} to run"
+    state += f", {n_bad} with other settings" if n_bad else ""
+    say(f"{len(jobs)} jobs under {root}: {state} ({backend})")
     if not todo:
         return reports
     root.mkdir(parents=True, exist_ok=True)

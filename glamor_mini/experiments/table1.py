@@ -101,6 +101,12 @@ def build_jobs(
     bad = [a for a in algos if a not in AGENTS]
     if bad:
         raise ConfigError(f"--algos {bad} not accepted; choose from {tuple(AGENTS)}")
+    unknown = [e for e in envs if spec.env_names and e not in spec.env_names]
+    if unknown:
+        raise ConfigError(
+            f"--envs {' '.join(unknown)}: not {spec.title or suite} environment(s); accepted: "
+            f"{', '.join(spec.env_names)}"
+        )
     preset, base = spec.table1_scales[scale]
     jobs = []
     for env in envs:
@@ -389,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.aggregate_only:
         try:
-            reports = execute(jobs, args.out, backend=args.executor, address=args.address)
+            reports = execute(
+                jobs, args.out, backend=args.executor, address=args.address, changed="report"
+            )
         except KeyboardInterrupt:
             return 130
         except RuntimeError as err:
