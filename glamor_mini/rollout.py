@@ -7,6 +7,12 @@ Every place that runs a policy in an env goes through this module:
                    observation included, with the commanded goal's index) go to the replay.
   * `run_episodes` evaluation (§4.4) and videos: one episode per goal row, all in lock-step,
                    an episode ends at T, when the env ends it, or when the agent stops (END).
+  * `rollout`      one env, one episode of actions drawn one by one (envs/goals.py's uniform-
+                   random rollouts for feasible ranges and goal sets, §4.4; the termination
+                   experiment's one-step probes of the grid's dynamics).
+
+The engine sits below the suites (envs/goals.py uses it): it imports nothing of glamor_mini.envs
+and sees a task, an env and a goal set through the small protocols below.
 
 Both keep observations in a `FrameStacks`, the one place frames are stacked: a slot's stack
 starts as its first frame repeated `frame_stack` times and shifts by one frame per step.
@@ -18,15 +24,70 @@ Policies are called once per step for all active slots (see policies.py for the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.policies import to_host
 from glamor_mini.replay import ReplayBuffer
+
+
+class Env(Protocol):
+    """What the engine needs of an env (envs.base.SuiteEnv)."""
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def step(self, action: int) -> tuple[np.ndarray, np.ndarray, bool]: ...
+
+
+class Goals(Protocol):
+    """What the engine needs of a goal set (envs.base.GoalSet): frames (G, c, H, W) uint8,
+    labels (G, n_labels) float32."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+
+
+class Task(Protocol):
+    """What the engine needs of a task (envs.base.Task)."""
+
+    horizon: int
+    frame_shape: tuple[int, int, int]
+    frame_stack: int
+    label_names: tuple[str, ...]
+
+    def make_env(self) -> Any: ...
+
+    def make_vec_env(self, n: int, seed: int = 0) -> Any: ...
+
+    def achieved(self, labels: np.ndarray, goal_labels: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class RolloutEnd:
+    """The end of one `rollout`: the last frame and labels, the actions taken, whether the env
+    ended it."""
+
+    frame: np.ndarray
+    labels: np.ndarray
+    steps: int
+    ended: bool
+
+
+def rollout(env: Env, act: Callable[[], int], horizon: int, seed: int | None = None) -> RolloutEnd:
+    """Reset `env` (with `seed`; None continues its own random stream), then take `act()`
+    actions, drawn one per step, until `horizon` of them were taken or the env ends the episode.
+    """
+    frame, labels = env.reset(seed=seed)
+    t, ended = 0, False
+    while t < horizon and not ended:
+        frame, labels, ended = env.step(int(act()))
+        t += 1
+    return RolloutEnd(frame, labels, t, ended)
 
 
 def reset_seed(seed: int, slot: int) -> int:
@@ -39,7 +100,8 @@ class FrameStacks:
 
     def __init__(self, n: int, task: Task):
         self.c, self.stack = task.frame_shape[0], task.frame_stack
-        self.obs = np.zeros((n, *obs_shape(task)), dtype=np.uint8)
+        h, w = task.frame_shape[1:]
+        self.obs = np.zeros((n, self.stack * self.c, h, w), dtype=np.uint8)
 
     def reset(self, slots: np.ndarray, frames: np.ndarray) -> None:
         """frames: (k, c, H, W) the first frame of each slot's episode."""
@@ -60,7 +122,7 @@ class Collector:
     """n_envs slots collecting whole trajectories into `replay` (Algorithm 1, §3.5)."""
 
     def __init__(
-        self, task: Task, n_envs: int, policy, goals: GoalSet, replay: ReplayBuffer, seed: int = 0
+        self, task: Task, n_envs: int, policy, goals: Goals, replay: ReplayBuffer, seed: int = 0
     ):
         self.task, self.policy, self.goals, self.replay = task, policy, goals, replay
         self.n_envs, self.horizon = n_envs, task.horizon
@@ -150,7 +212,7 @@ class Episodes:
 def run_episodes(
     task: Task,
     policy,
-    goals: GoalSet,
+    goals: Goals,
     seed: int = 0,
     progress: bool = False,
     record: bool = False,
@@ -208,4 +270,12 @@ def run_episodes(
     return Episodes(start, labels.copy(), steps, stopped, traj, stacks.latest(), seen)
 
 
-__all__ = ["Collector", "Episodes", "FrameStacks", "reset_seed", "run_episodes"]
+__all__ = [
+    "Collector",
+    "Episodes",
+    "FrameStacks",
+    "RolloutEnd",
+    "reset_seed",
+    "rollout",
+    "run_episodes",
+]

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from glamor_mini.envs.base import GoalSet, SuiteEnv, Task
+from glamor_mini.rollout import rollout
 from glamor_mini.utils import atomic_write_bytes
 
 TOLERANCE = 0.1
@@ -133,16 +134,12 @@ def rollout_ends(
             )
         h = int(rng.integers(1, horizon + 1)) if random_horizon else horizon
         rs = reset_seed(seed, i) if reseed or i == 0 else None
-        frame, lab = env.reset(seed=rs)
-        t, ended = 0, False
-        while t < h and not ended:
-            frame, lab, ended = env.step(int(rng.integers(n_actions)))
-            t += 1
-        labels.append(np.asarray(lab, np.float32))
-        lengths.append(t)
+        end = rollout(env, lambda: rng.integers(n_actions), h, seed=rs)
+        labels.append(np.asarray(end.labels, np.float32))
+        lengths.append(end.steps)
         horizons.append(h)
-        payloads.append(None if keep is None else keep(env, frame, rs))
-        n_full += t == h
+        payloads.append(None if keep is None else keep(env, end.frame, rs))
+        n_full += end.steps == h
         i += 1
     return RolloutEnds(np.stack(labels), np.array(lengths), np.array(horizons), payloads)
 

@@ -101,9 +101,19 @@ COLLECT_STARTS = ("fixed", "random")
 class GridSuiteEnv:
     """A GridWorldEnv seen through the SuiteEnv interface."""
 
-    def __init__(self, layout: gridworld.Layout, allow_stay: bool, random_start: bool = False):
+    def __init__(
+        self,
+        layout: gridworld.Layout,
+        allow_stay: bool,
+        random_start: bool = False,
+        start: tuple[int, int] | None = None,
+    ):
+        """Episodes start at the layout's start cell, a uniformly drawn free cell
+        (`random_start`) or the free cell `start`."""
         self.env = gridworld.GridWorldEnv(layout, allow_stay=allow_stay)
         self.options = {"random_start": True} if random_start else None
+        if start is not None:
+            self.options = {"start": tuple(int(v) for v in start)}
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         obs, info = self.env.reset(seed=seed, options=self.options)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from glamor_mini.envs.gridworld import GridSuiteEnv
 from glamor_mini.experiments.common import (
     FIGURES,
     RUNS_ROOT,
@@ -42,6 +43,7 @@ from glamor_mini.experiments.common import (
     save_figure,
     write_csv,
 )
+from glamor_mini.rollout import rollout
 
 NAME = "termination"
 TERMINATIONS = ("early", "plan_end", "naive_end")
@@ -73,18 +75,12 @@ def exactly_at_t_reachable(task, horizon: int | None = None) -> float:
     """Fraction of the goal cells that *some* action sequence of exactly T actions leads to from
     the start: the set of occupiable cells is pushed through the env's own step function T times
     (a move into a wall leaves the agent in place, so no parity argument applies)."""
-    import gridworld
-
     T = task.horizon if horizon is None else horizon
-    env = gridworld.GridWorldEnv(task.layout, allow_stay=task.allow_stay)
     succ: dict[tuple[int, int], set[tuple[int, int]]] = {}
     for cell in map(tuple, task.cells):
-        nxt = set()
-        for a in range(task.n_actions):
-            env.reset(options={"start": cell})
-            info = env.step(a)[4]
-            nxt.add((info["x"], info["y"]))
-        succ[cell] = nxt
+        env = GridSuiteEnv(task.layout, task.allow_stay, start=cell)
+        ends = [rollout(env, lambda a=a: a, 1).labels for a in range(task.n_actions)]
+        succ[cell] = {(int(x), int(y)) for x, y in ends}
     now = {tuple(task.layout.start)}
     for _ in range(T):
         now = set().union(*(succ[c] for c in now))
