@@ -29,6 +29,7 @@ from pathlib import Path
 
 from glamor_mini.cli import ArgumentParser
 from glamor_mini.config import PRESETS, Config, ConfigError, field_docs, preset_config
+from glamor_mini.options import OPTION_GROUPS, owner_of
 from glamor_mini.resolve import make_config
 
 
@@ -155,8 +156,12 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
     )
     docs = field_docs()
     types = {"int": _parse_int, "float": float, "str": str, "bool": _parse_bool}
+    # one argument group per owner (options.OPTION_GROUPS: an algorithm's or a suite's fields)
+    shared = p.add_argument_group("options of every run (Config fields)")
+    groups = {t: p.add_argument_group(f"{t} options") for t in OPTION_GROUPS}
     for f in dataclasses.fields(Config):
-        p.add_argument(
+        owner = owner_of(f.name)
+        (shared if owner is None else groups[owner]).add_argument(
             f"--{f.name}",
             type=types[str(f.type)],
             default=None,

@@ -79,6 +79,7 @@ from glamor_mini.agents import (
 )
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.models import GoalTimeTorso
+from glamor_mini.options import options_from, register_options
 from glamor_mini.replay import ReplayBuffer
 
 
@@ -172,6 +173,29 @@ class DiscernBatch:
 
 
 # ---------------------------------------------------------------------------------- the agent
+@dataclass(frozen=True)
+class DiscernOptions:
+    """DISCERN's own options: the Config fields ``discern_<name>`` (``--discern_beta`` ...; their
+    docs are in config.Config). Registered with `options.register_options` for --help."""
+
+    n_step: int
+    gamma: float
+    decoys: int
+    beta: float
+    relabel: float
+    target_period: int
+    xi_hindsight: bool
+    dueling: bool
+    embed_size: int
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> DiscernOptions:
+        return options_from(cls, cfg, prefix="discern_")
+
+
+register_options("DISCERN", DiscernOptions, prefix="discern_")
+
+
 @register_agent("discern")
 class DiscernAgent(Agent):
     """DISCERN in Algorithm 1's loop: greedy-Q collection (the trainer adds epsilon-greedy),
@@ -182,23 +206,24 @@ class DiscernAgent(Agent):
     def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
         super().__init__(cfg, task, train_goals, device)
         self.horizon = int(task.horizon)
-        self.n_step = int(cfg.discern_n_step)
-        self.gamma = float(cfg.discern_gamma)
-        self.k_decoys = int(cfg.discern_decoys)
-        self.beta = float(cfg.discern_beta) if cfg.discern_beta > 0 else float(self.k_decoys + 1)
-        self.relabel = float(cfg.discern_relabel)
-        self.target_period = int(cfg.discern_target_period)
-        self.xi_hindsight = bool(cfg.discern_xi_hindsight)
+        opts = DiscernOptions.from_config(cfg)
+        self.n_step = int(opts.n_step)
+        self.gamma = float(opts.gamma)
+        self.k_decoys = int(opts.decoys)
+        self.beta = float(opts.beta) if opts.beta > 0 else float(self.k_decoys + 1)
+        self.relabel = float(opts.relabel)
+        self.target_period = int(opts.target_period)
+        self.xi_hindsight = bool(opts.xi_hindsight)
         self.qnet = DiscernQNet.from_config(
             cfg,
             obs_shape(task),
             task.frame_shape,
             task.n_actions,
             self.horizon,
-            dueling=cfg.discern_dueling,
+            dueling=opts.dueling,
         ).to(device)
         self.target = copy.deepcopy(self.qnet).requires_grad_(False)
-        self.xi = Discriminator(cfg.state_size, cfg.discern_embed_size).to(device)
+        self.xi = Discriminator(cfg.state_size, opts.embed_size).to(device)
         self.q_optimizer = torch.optim.Adam(self.qnet.parameters(), lr=cfg.lr)
         self.xi_optimizer = torch.optim.Adam(self.xi.parameters(), lr=cfg.lr)
         self.goal_frames = torch.as_tensor(train_goals.frames)  # (G, c, H, W) uint8, CPU

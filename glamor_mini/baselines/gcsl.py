@@ -26,6 +26,8 @@ epsilon-greedy. GCSL never ends an episode early: it acts until t = T.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -34,6 +36,7 @@ from glamor_mini.agents import SupervisedAgent, register_agent, seed_offset
 from glamor_mini.config import check_choice
 from glamor_mini.envs.base import obs_shape
 from glamor_mini.models import GoalTimeTorso, time_features  # noqa: F401
+from glamor_mini.options import options_from, register_options
 
 ACT_MODES = ("greedy", "sample")
 
@@ -117,6 +120,21 @@ def build_gcsl_model(cfg, task) -> GCSLPolicyModel:
     )
 
 
+@dataclass(frozen=True)
+class GCSLOptions:
+    """GCSL's own options: the Config fields ``gcsl_<name>`` (``--gcsl_act``; docs in
+    config.Config). Registered with `options.register_options` for --help."""
+
+    act: str
+
+    @classmethod
+    def from_config(cls, cfg) -> GCSLOptions:
+        return options_from(cls, cfg, prefix="gcsl_")
+
+
+register_options("GCSL", GCSLOptions, prefix="gcsl_")
+
+
 @register_agent("gcsl")
 class GCSLAgent(SupervisedAgent):
     """GCSL as an Agent for Algorithm 1's loop (`--algo gcsl`).
@@ -138,18 +156,19 @@ class GCSLAgent(SupervisedAgent):
         self.generators["gcsl_policy"] = torch.Generator(device=device).manual_seed(
             seed_offset(cfg.seed, "planner")
         )
-        self._collect = GCSLPolicy(self.net, cfg.gcsl_act, self.generators["gcsl_policy"])
+        self.options = GCSLOptions.from_config(cfg)
+        self._collect = GCSLPolicy(self.net, self.options.act, self.generators["gcsl_policy"])
 
     def collect_policy(self) -> GCSLPolicy:
         return self._collect
 
     def eval_policy(self, seed: int) -> GCSLPolicy:
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        return GCSLPolicy(self.net, self.cfg.gcsl_act, gen)
+        return GCSLPolicy(self.net, self.options.act, gen)
 
     @property
     def acting(self) -> dict:
-        return {"policy": {"act": self.cfg.gcsl_act, "conditioned_on": "goal and h = T - t"}}
+        return {"policy": {"act": self.options.act, "conditioned_on": "goal and h = T - t"}}
 
 
 __all__ = [
@@ -157,6 +176,7 @@ __all__ = [
     "GCSLPolicy",
     "GCSLPolicyModel",
     "GCSLAgent",
+    "GCSLOptions",
     "build_gcsl_model",
     "time_features",
 ]

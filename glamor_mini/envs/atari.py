@@ -60,6 +60,7 @@ from glamor_mini.envs.atari_labels import ATARI_LABELS, GAMES
 from glamor_mini.envs.goals import RolloutGoalsMixin
 from glamor_mini.envs.registry import Suite, register_suite
 from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
+from glamor_mini.options import register_options
 
 FRAME_SHAPE = (1, 104, 80)
 FRAME_SKIP = 4
@@ -346,6 +347,7 @@ PAPER_TABLE1: dict[str, tuple[float, float, float]] = {
     "Tennis": (0.10, 0.00, 0.05),
 }
 
+register_options("Atari", ("game",))
 register_suite(
     Suite(
         "atari",

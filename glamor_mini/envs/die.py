@@ -26,6 +26,7 @@ from gymnasium import spaces
 
 from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.envs.registry import Suite, register_suite
+from glamor_mini.options import register_options
 
 FAIR, LOADED = 0, 1
 ACTION_NAMES = ("fair", "loaded")
@@ -199,6 +200,7 @@ def task_from_config(cfg) -> DieTask:
     return DieTask(cfg.die_faces, cfg.die_loaded)
 
 
+register_options("loaded die", ("die_faces", "die_loaded"))
 register_suite(Suite("die", task_from_config, title="loaded die"))
 
 __all__ = [

@@ -54,6 +54,7 @@ import numpy as np
 from glamor_mini.envs.goals import RolloutGoalsMixin
 from glamor_mini.envs.registry import Suite, register_suite
 from glamor_mini.envs.vec import SerialVecEnv, SubprocVecEnv, use_workers
+from glamor_mini.options import register_options
 
 FRAME_HEIGHT, FRAME_WIDTH = 80, 104
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma weights
@@ -358,6 +359,7 @@ PAPER_TABLE1: dict[str, tuple[float, float, float]] = {
     "reacher/hard": (0.27, 0.08, 0.07),
 }
 
+register_options("DM Control", ("task", "shadows"))
 register_suite(
     Suite(
         "dmc",

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from glamor_mini.envs.base import GoalSet, SuiteEnv, Task
+from glamor_mini.options import register_options
 from glamor_mini.rollout import rollout
 from glamor_mini.utils import atomic_write_bytes
 
@@ -236,6 +237,12 @@ def load_or_build_goals(path: str | Path | None, build: Callable[[], GoalSet]) -
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_goals(path, goals)
     return goals
+
+
+register_options(
+    "Atari and DM Control goal sets (§4.4)",
+    ("goal_dir", "range_rollouts", "eval_goal_rollouts", "train_goal_rollouts"),
+)
 
 
 # ---------------------------------------------------------------------------- the task side

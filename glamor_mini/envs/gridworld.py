@@ -16,6 +16,7 @@ import gridworld
 from glamor_mini.config import ConfigError
 from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.envs.registry import Suite, register_suite
+from glamor_mini.options import register_options
 from glamor_mini.resources import check_memory
 
 HORIZON_SLACK = 4
@@ -284,6 +285,7 @@ def resolve_config(cfg, announce: bool = True):
     return cfg.replace(horizon=horizon)
 
 
+register_options("grid world", ("layout", "allow_stay"))
 register_suite(
     Suite(
         "gridworld",

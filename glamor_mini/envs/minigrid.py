@@ -59,6 +59,7 @@ import numpy as np
 
 from glamor_mini.envs.base import GoalSet, Task
 from glamor_mini.envs.registry import Suite, register_suite
+from glamor_mini.options import register_options
 
 ACTION_NAMES = ("left", "right", "forward")
 """The action set, in MiniGrid's own action ids (0, 1, 2)."""
@@ -501,6 +502,7 @@ def task_from_config(cfg) -> MiniGridTask:
     )
 
 
+register_options("MiniGrid", ("env",))
 register_suite(
     Suite(
         "minigrid",
