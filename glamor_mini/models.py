@@ -244,17 +244,7 @@ class GoalTimeTorso(nn.Module):
     ):
         """The network described by a Config (GLAMOR's encoder kind and sizes, §4.3); `extra`
         goes to the subclass (e.g. DISCERN's `dueling`)."""
-        return cls(
-            obs_shape,
-            goal_shape,
-            n_actions,
-            horizon,
-            encoder=cfg.encoder,
-            state_size=cfg.state_size,
-            mlp_hidden=cfg.mlp_hidden,
-            impala_channels=parse_channels(cfg.impala_channels),
-            **extra,
-        )
+        return cls(obs_shape, goal_shape, n_actions, horizon, **encoder_options(cfg), **extra)
 
     def check_inputs(self, obs: Tensor, goal: Tensor, time: Tensor) -> None:
         """Clear errors for wrongly shaped inputs."""
@@ -494,13 +484,17 @@ def build_model(
     """The model described by a Config (encoder kind and sizes); the caller sets `model.amp`
     (Config.amp applies on CUDA only)."""
     return GlamorModel(
-        obs_shape,
-        goal_shape,
-        n_actions,
+        obs_shape, goal_shape, n_actions, lstm_hidden=cfg.lstm_hidden, **encoder_options(cfg)
+    )
+
+
+def encoder_options(cfg) -> dict:
+    """The encoder arguments a Config describes (kind and sizes), shared by GLAMOR's model and
+    the baselines' torso (§4.3: "all algorithms use the same encoder architecture")."""
+    return dict(
         encoder=cfg.encoder,
         state_size=cfg.state_size,
         mlp_hidden=cfg.mlp_hidden,
-        lstm_hidden=cfg.lstm_hidden,
         impala_channels=parse_channels(cfg.impala_channels),
     )
 
