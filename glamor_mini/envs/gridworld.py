@@ -239,6 +239,7 @@ def check_layout(spec: str | Path | gridworld.Layout) -> gridworld.Layout:
     exactly one 'S' (the gridworld package would silently start in the centre), and a layout
     needs at least two free cells (with one, every goal is the start: goal achievement would
     read 1.000 without a single step, §4.4)."""
+    lay = gridworld.get_layout(spec)  # its own errors first (unknown character, ...)
     is_file = not isinstance(spec, gridworld.Layout) and spec not in gridworld.LAYOUTS
     if is_file and Path(spec).is_file():
         n_starts = Path(spec).read_text().count("S")
@@ -247,7 +248,6 @@ def check_layout(spec: str | Path | gridworld.Layout) -> gridworld.Layout:
                 f"the layout file has {'no' if n_starts == 0 else n_starts} start cell 'S'; a "
                 "layout needs exactly one S (mark the start cell with S, free cells with '.')"
             )
-    lay = gridworld.get_layout(spec)
     n_free = int((~lay.walls).sum())
     if n_free < 2:
         raise ValueError(
