@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Config": "glamor_mini.config",
     "make_config": "glamor_mini.resolve",
-    "PRESETS": "glamor_mini.config",
+    "PRESETS": "glamor_mini.presets",
     "GlamorModel": "glamor_mini.models",
     "PlannerSettings": "glamor_mini.planner",
     "plan": "glamor_mini.planner",

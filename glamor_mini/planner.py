@@ -204,6 +204,46 @@ def _sample(z: Tensor, n_cols: int, sparse: bool, generator: torch.Generator | N
     return (z[:, :n_cols] - g).argmax(1)
 
 
+def _plan_lengths(max_len: Tensor | int, B: int, device: torch.device) -> tuple[Tensor, int, bool]:
+    """plan()'s max_len checked: ((B,) long on `device`, the longest L, whether all are L).
+    An int or a CPU tensor costs no device read; a device tensor is read once."""
+    if isinstance(max_len, int):
+        if max_len < 0:
+            raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
+        return torch.full((B,), max_len, dtype=torch.long, device=device), max_len, True
+    host_len = max_len.detach().cpu()  # a no-op for the CPU tensors policies pass
+    if host_len.shape != (B,):
+        raise ValueError(f"max_len must be an int or a (B,) = ({B},) tensor")
+    if B and bool((host_len < 0).any()):
+        raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
+    L = int(host_len.max()) if B else 0
+    uniform = not B or bool((host_len == L).all())
+    return max_len.to(device=device, dtype=torch.long, non_blocking=True), L, uniform
+
+
+def _dense_records(
+    rec_tok: list[Tensor], rec_z: list[Tensor], rec_rows: list[Tensor] | None, BN: int, END: int
+) -> tuple[Tensor, Tensor]:
+    """plan()'s per-position records as dense (P, BN) grids: each candidate's token and the z of
+    that token. `rec_rows` (compact mode): which candidates each position ran; a candidate that
+    had left (drawn END) gets END and z 0 at the later positions."""
+    P = len(rec_tok)  # positions run
+    if rec_rows is None:
+        toks = torch.stack(rec_tok)  # (P, BN)
+        return toks, torch.stack(rec_z).gather(2, toks.unsqueeze(2)).squeeze(2)
+    device = rec_tok[0].device
+    pos = torch.repeat_interleave(
+        torch.arange(P, device=device),
+        torch.tensor([t.shape[0] for t in rec_tok], device=device),
+    )
+    r = torch.cat(rec_rows)
+    toks = torch.full((P, BN), END, dtype=torch.long, device=device)
+    toks[pos, r] = torch.cat(rec_tok)
+    zt = torch.zeros(P, BN, device=device)
+    zt[pos, r] = torch.cat(rec_z).gather(1, toks[pos, r].unsqueeze(1)).squeeze(1)
+    return toks, zt
+
+
 @torch.no_grad()
 def plan(
     model: GlamorModel,
@@ -215,7 +255,9 @@ def plan(
     return_candidates: bool = False,
     compact: bool | None = None,
 ) -> Plan:
-    """Plan for B start states at once.
+    """Plan for B start states at once: Eq. 8's random shooting (§3.3-3.4), kept in one piece
+    (sample N candidates token by token from softmax(z), score them, keep the best) so that it
+    reads next to the paper; input checks and the record bookkeeping are the helpers above.
 
     obs: (B, C, H, W) uint8   goal: (B, c, H, W) uint8   max_len: (B,) long or int, the most
     actions a plan may hold (T - t). Returns a Plan whose tensors live on the model's device.
@@ -247,21 +289,8 @@ def plan(
     compact = device.type == "cpu" if compact is None else compact
     B, N, A = obs.shape[0], settings.n_candidates, model.n_actions
     END = model.end_token
-    if isinstance(max_len, int):
-        if max_len < 0:
-            raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
-        L, uniform = max_len, True
-        max_len = torch.full((B,), max_len, dtype=torch.long, device=device)
-    else:
-        host_len = max_len.detach().cpu()  # a no-op for the CPU tensors policies pass
-        if host_len.shape != (B,):
-            raise ValueError(f"max_len must be an int or a (B,) = ({B},) tensor")
-        if B and bool((host_len < 0).any()):
-            raise ValueError("max_len must be >= 0 (plans hold at most T - t actions)")
-        L = int(host_len.max()) if B else 0
-        uniform = not B or bool((host_len == L).all())
+    max_len, L, uniform = _plan_lengths(max_len, B, device)
     obs, goal = obs.to(device, non_blocking=True), goal.to(device, non_blocking=True)
-    max_len = max_len.to(device=device, dtype=torch.long, non_blocking=True)
     clip = settings.clip_threshold
     use_prior = settings.prior_used
     sparse = settings.mode == "sparse"
@@ -280,10 +309,7 @@ def plan(
     rec_rows: list[Tensor] = []  # compact: (n_i,) candidate ids
     for i in range(L + 1):
         lp, h, c = heads.step(h, c, base, prev)
-        lpi = lp[0]
-        z = lpi - lp[1] if use_prior else lpi
-        if clip is not None:
-            z.masked_fill_(lpi < clip, CLIPPED_Z)
+        z = token_z(lp[0], lp[1] if use_prior else None, clip)  # Eq. 8's per-token ratio
         if i == L:  # the last allowed position of every plan: END only
             tok = torch.full_like(prev, END)
         else:  # END may not come first, nor before T with 'plan_end'
@@ -304,20 +330,7 @@ def plan(
                     ml = ml.index_select(0, keep)
         prev = tok  # (masked: a finished row keeps sampling; its tokens are ignored below)
 
-    P = len(rec_tok)  # positions run
-    if compact:  # scatter the records into dense (P, BN) grids; END where a row had left
-        pos = torch.repeat_interleave(
-            torch.arange(P, device=device),
-            torch.tensor([t.shape[0] for t in rec_tok], device=device),
-        )
-        r = torch.cat(rec_rows)
-        toks = torch.full((P, BN), END, dtype=torch.long, device=device)
-        toks[pos, r] = torch.cat(rec_tok)
-        zt = torch.zeros(P, BN, device=device)
-        zt[pos, r] = torch.cat(rec_z).gather(1, toks[pos, r].unsqueeze(1)).squeeze(1)
-    else:
-        toks = torch.stack(rec_tok)  # (P, BN)
-        zt = torch.stack(rec_z).gather(2, toks.unsqueeze(2)).squeeze(2)
+    toks, zt = _dense_records(rec_tok, rec_z, rec_rows if compact else None, BN, END)
     empty_score = rec_z[0][::N, END]  # z_1(END): the plan [END]
     # a candidate's tokens are those up to and including its first END
     is_end = toks == END

@@ -10,7 +10,7 @@ derives (the grid world: horizon 0 and encoder 'auto' from the layout):
     planner.check_config       planner_mode, termination
     policies.check_config      collect_policy
 
-`make_config(preset, **overrides)` is `config.preset_config` followed by `resolve_config`: what the
+`make_config(preset, **overrides)` is `presets.preset_config` followed by `resolve_config`: what the
 command line, the experiments and train() run with.
 """
 
@@ -20,7 +20,8 @@ from typing import Any
 
 import glamor_mini.baselines  # noqa: F401  (registers GCSL and DISCERN in agents.AGENTS)
 from glamor_mini import agents, envs, models, planner, policies
-from glamor_mini.config import Config, preset_config
+from glamor_mini.config import Config
+from glamor_mini.presets import preset_config
 
 
 def resolve_config(cfg: Config, announce: bool = True) -> Config:

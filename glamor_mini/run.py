@@ -28,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from glamor_mini.cli import ArgumentParser
-from glamor_mini.config import PRESETS, Config, ConfigError, field_docs, preset_config
+from glamor_mini.config import Config, ConfigError, field_docs
 from glamor_mini.options import OPTION_GROUPS, owner_of
+from glamor_mini.presets import PRESETS, preset_config
 from glamor_mini.resolve import make_config
 
 
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train(cfg, out, reevaluate=args.reevaluate)
     except Interrupted as err:
         print(f"\n{err}", file=sys.stderr)
-        return 130
+        return err.exit_code  # 130 after Ctrl-C, 143 after SIGTERM
     except (ConfigError, CheckpointError, NonFiniteLossError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """The run directory: one experiment, resumable, safe to share.
 
     RUN/config.json     the resolved Config (what `python -m glamor_mini.run` used)
-    RUN/ckpt.pt         the latest checkpoint: config, provenance, the agent's state_dict, counters,
-                        RNG states and (save_replay) the replay buffer
+    RUN/ckpt.pt         the latest checkpoint (checkpoint.py): config, provenance, the agent's
+                        state_dict, counters, RNG states and (save_replay) the replay buffer
     RUN/progress.csv    one row per log interval and evaluation (the x-axis is agent_steps)
     RUN/events.*        the same rows for TensorBoard (charts/, losses/, eval/)
     RUN/eval.json       the final evaluation (its presence marks the run finished)
@@ -10,13 +10,16 @@
     RUN/episode.gif     Atari: one evaluation episode, goal beside the agent's view
 
 Guarantees (each tested in tests/test_rundir.py):
-  * a checkpoint never executes code: it holds tensors, numbers, strings, lists and dicts and is
-    read with ``torch.load(weights_only=True)``; anything else is refused with one clear line;
   * a directory holds ONE experiment: config.json, the checkpoint's own config and a provenance
     record (the layout file's contents, the goal sets) must agree with the run being started;
     only `RESUMABLE_FIELDS` may change; any mismatch is one error naming the differing fields;
+  * results are never overwritten by a run that cannot be shown to be theirs: a directory with
+    eval.json but no ckpt.pt, or with a run's files but neither config.json nor ckpt.pt, is
+    refused, and so is a non-empty directory that is not a run;
   * writes are atomic (temp file, fsync, rename); temp files left by a killed write are removed at
     start; progress rows never repeat or go backwards after a resume.
+Checkpoint files themselves (weights-only, atomic, RNG states) are checkpoint.py's; what a person
+sees while a run trains is console.py's.
 """
 
 from __future__ import annotations
@@ -25,20 +28,22 @@ import csv
 import hashlib
 import json
 import os
-import re
-import signal
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from glamor_mini.artefacts import write_eval_artefacts
+from glamor_mini.checkpoint import (
+    CKPT_FORMAT,
+    CheckpointError,
+    Counters,
+    read_checkpoint,
+    restore_generators,
+    save_checkpoint,
+)
 from glamor_mini.utils import atomic_write_text
-
-CKPT_FORMAT = "glamor-mini/ckpt/2"
 
 RESUMABLE_FIELDS = {
     "total_steps",
@@ -80,6 +85,16 @@ CSV_COLUMNS = [
 """progress.csv's columns. A run resumed from an older version gets its file rewritten with these
 (missing columns left empty)."""
 
+RUN_FILES = (
+    "config.json",
+    "ckpt.pt",
+    "progress.csv",
+    "eval.json",
+    "eval.png",
+    "episode.gif",
+)
+"""The files a run writes into its directory (besides TensorBoard's events.out.tfevents.*)."""
+
 TB_GROUPS = {
     "loss": "losses",
     "inverse_nll": "losses",
@@ -96,10 +111,6 @@ TB_GROUPS = {
     "updates": "charts",
     "episodes": "charts",
 }
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not belong to this run."""
 
 
 class RunDirError(ValueError):
@@ -150,6 +161,34 @@ def config_diff(
     return out
 
 
+def progress_row(
+    counters: Counters,
+    steps_per_second: float,
+    eps: float,
+    stats: list[dict[str, torch.Tensor]],
+    visited: float | None,
+    eval_fields: dict[str, Any],
+) -> dict[str, Any]:
+    """One row of progress.csv: the counters, the rate, epsilon, the mean of each logged loss
+    over the updates since the last row (`stats`, one dict per update), the share of episodes
+    that visited their training goal and the evaluation's eval_* columns."""
+    row: dict[str, Any] = {
+        "agent_steps": counters.agent_steps,
+        "updates": counters.updates,
+        "episodes": counters.episodes,
+        "wall_seconds": round(counters.wall_seconds, 2),
+        "steps_per_second": round(steps_per_second, 1),
+        "eps": round(eps, 4),
+    }
+    for k in stats[0] if stats else ():
+        if k in CSV_COLUMNS:
+            row[k] = round(torch.stack([s[k] for s in stats]).mean().item(), 5)
+    if visited is not None:
+        row["train_goal_visited"] = round(visited, 4)
+    row.update(eval_fields)
+    return row
+
+
 # ---------------------------------------------------------------------------------- the directory
 def run_finished(run_dir: str | Path, total_steps: int | None = None) -> bool:
     """Whether train() finished the run in `run_dir`: its eval.json exists and, when
@@ -194,6 +233,53 @@ class RunDir:
         for p in stale:
             p.unlink(missing_ok=True)
         return stale
+
+    def open(
+        self, cfg_dict: dict, prov: dict, total_steps: int, defaults: dict | None = None
+    ) -> tuple[dict | None, dict | None]:
+        """Every check before a run reads or writes here, in order: the checkpoint (read
+        weights-only), that the files are this run's (`check_results_are_ours`), that it is the
+        same experiment (`check_same_experiment`). Returns (checkpoint or None, eval.json's
+        contents when the run is finished at >= total_steps, else None)."""
+        state = self.load_checkpoint()
+        self.check_results_are_ours(state is not None)
+        self.check_same_experiment(cfg_dict, prov, state, defaults=defaults)
+        return state, self.finished_eval(state, total_steps)
+
+    def check_results_are_ours(self, has_checkpoint: bool) -> None:
+        """Refuse a directory whose files a fresh start would overwrite although nothing shows
+        they belong to this run: eval.json without ckpt.pt (a finished run's results; training
+        would start from zero and replace them), a run's files without config.json or ckpt.pt
+        (whose run?), or files that are not a run's at all."""
+        if has_checkpoint or not self.path.is_dir():
+            return
+        names = sorted(p.name for p in self.path.iterdir() if not p.name.startswith("."))
+        if not names:
+            return
+        if self.eval_json.exists():
+            lost = "ckpt.pt" if self.config_json.exists() else "ckpt.pt and config.json"
+            raise RunDirError(
+                f"{self.path} holds a finished run's results ({self.eval_json.name}) but its "
+                f"{lost} {'is' if ' and ' not in lost else 'are'} missing, so nothing shows "
+                "they are this run's, and training would start from zero and overwrite them. "
+                "Restore ckpt.pt to resume or --reevaluate, move eval.json away to retrain "
+                "here, or choose another --out"
+            )
+        if self.config_json.exists():  # killed before its first checkpoint: config.json decides
+            return
+        ours = [n for n in names if n in RUN_FILES or n.startswith("events.out.tfevents")]
+        if ours:
+            raise RunDirError(
+                f"{self.path} holds another run's results ({', '.join(ours)}) without its "
+                "config.json or ckpt.pt, so they cannot be checked against this run; move them "
+                "away or choose another --out"
+            )
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise RunDirError(
+            f"--out {self.path} is not empty and not a run directory (it holds {shown}); a run "
+            f"directory holds only {', '.join(RUN_FILES)} and TensorBoard events. Choose a new "
+            "or empty directory"
+        )
 
     def load_checkpoint(self) -> dict | None:
         """The checkpoint's contents (weights-only), or None when there is none."""
@@ -329,228 +415,47 @@ class RunDir:
     def write_eval(self, summary: dict) -> None:
         atomic_write_text(self.eval_json, json.dumps(summary, indent=2) + "\n")
 
-
-# ---------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(state: dict, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """torch.load(weights_only=True) with one-line errors; upgrades format 1 to 2."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - every failure means an unusable file
-        found = re.search(r"unsupported (global|class)\s+(\S+)", str(err), re.IGNORECASE)
-        if found is not None:
-            raise CheckpointError(
-                f"{path} holds objects other than tensors, numbers, strings, lists and dicts "
-                f"({found.group(1).upper()} {found.group(2)}; it may have been crafted to run "
-                "code), so it was NOT loaded; move it away to start afresh"
-            ) from None
-        first = (str(err).splitlines() or [""])[0][:200]
-        if "Weights only load failed" in first:  # torch's advice to disable the check: no
-            first = "not a readable pickle"
-        raise CheckpointError(
-            f"cannot load {path}: the file is corrupt or not a checkpoint ({type(err).__name__}: "
-            f"{first}); move it away to start afresh"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") not in (
-        CKPT_FORMAT,
-        "glamor-mini/ckpt/1",
-    ):
-        raise CheckpointError(f"{path} is not a glamor-mini checkpoint")
-    if state["format"] == "glamor-mini/ckpt/1":  # one network + one optimiser at the top level
-        state = {
-            **state,
-            "format": CKPT_FORMAT,
-            "agent": {
-                "modules": {"model": state["model"]},
-                "optimizers": {"optimizer": state["optimizer"]},
-                "extra": {},
-            },
-            "counters": {
-                k: state[k] for k in ("agent_steps", "updates", "episodes", "wall_seconds")
-            },
-            "provenance": {},
+    def write_results(
+        self, result: Any, counters: Counters, task: Any, goals: Any, agent: Any, seed: int
+    ) -> None:
+        """eval.json (the summary, how far the run got, how the agent acts, per-goal outcomes),
+        then eval.png / episode.gif (artefacts.py; `seed`: the episode the gif shows)."""
+        summary = {
+            **result.summary(),
+            "agent_steps": counters.agent_steps,
+            "updates": counters.updates,
+            "wall_seconds": round(counters.wall_seconds, 2),
+            "env": task.name,
+            "algo": agent.name,
+            **agent.acting,
+            "per_goal": result.per_goal,
         }
-    return state
+        self.write_eval(summary)
+        write_eval_artefacts(self.path, task, result, goals, agent, seed)
 
-
-# ---------------------------------------------------------------------------------- RNG states
-def generator_states(gens: dict[str, torch.Generator]) -> dict[str, dict]:
-    """Generator states tagged with their device type (CPU and CUDA states differ in size)."""
-    return {k: {"device": g.device.type, "state": g.get_state()} for k, g in gens.items()}
-
-
-def restore_generators(
-    gens: dict[str, torch.Generator], saved: dict, reseed: int, warn=print
-) -> None:
-    """Load saved states; a state saved on another device type (a run started on a laptop,
-    resumed on a GPU box) cannot be loaded, so that generator is re-seeded from `reseed`
-    (deterministic, but not the stream the uninterrupted run would have used) with a warning."""
-    for i, (name, g) in enumerate(sorted(gens.items())):
-        item = saved.get(name)
-        if item is None:
-            continue
-        state = item["state"] if isinstance(item, dict) else item
-        device = item.get("device", "cpu") if isinstance(item, dict) else "cpu"
-        if device == g.device.type:
-            try:
-                g.set_state(state)
-                continue
-            except RuntimeError:
-                pass
-        g.manual_seed(reseed + 1000 * i)
-        warn(
-            f"note: generator {name!r} was saved on {device} and this run uses "
-            f"{g.device.type}; it was re-seeded (results stay seeded but differ from an "
-            "uninterrupted run)"
+    def finished_message(self, ev: dict) -> str:
+        """What a rerun of a finished run says (it trains nothing)."""
+        return (
+            f"{self.path} already finished (eval.json: goal achievement "
+            f"{ev.get('goal_achievement')} at {ev.get('agent_steps')} agent steps); nothing to "
+            "do. Pass --reevaluate to evaluate it again, or raise --total_steps to train on."
         )
-
-
-def capture_rngs(gens: dict[str, torch.Generator], numpy_rngs: dict[str, Any]) -> dict:
-    """Every random stream of a run, for its checkpoint: the torch generators (tagged with their
-    device), torch's global generator and the numpy generators."""
-    return {
-        "generators": generator_states(gens),
-        "torch": torch.get_rng_state(),
-        "numpy": {k: r.bit_generator.state for k, r in numpy_rngs.items()},
-    }
-
-
-def restore_rngs(
-    rng: dict, gens: dict[str, torch.Generator], numpy_rngs: dict[str, Any], reseed: int, warn=print
-) -> None:
-    """The inverse of `capture_rngs` (also reads checkpoint format 1, which kept the generators
-    under "torch")."""
-    saved = rng.get("generators", rng.get("torch", {}))
-    restore_generators(gens, saved, reseed=reseed, warn=warn)
-    global_state = rng["torch"]
-    if isinstance(global_state, dict):  # format 1
-        global_state = global_state["torch"]
-    torch.set_rng_state(global_state)
-    for name, r in numpy_rngs.items():
-        if name in rng["numpy"]:
-            r.bit_generator.state = rng["numpy"][name]
-
-
-class sigterm_as_interrupt:
-    """Within the block, SIGTERM (what clusters and Ray send on preemption) raises
-    KeyboardInterrupt, so it writes a checkpoint like Ctrl-C. Main thread only."""
-
-    def __enter__(self):
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGTERM, self._raise)
-        return self
-
-    @staticmethod
-    def _raise(signum, frame):
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
-        return False
-
-
-# ---------------------------------------------------------------------------------- console
-class ConsoleLog:
-    """What a person reads: a tqdm bar on a terminal, plain lines otherwise (pipes, Ray
-    workers, CI logs), one per log interval and one per evaluation."""
-
-    def __init__(self, name: str, total: int, initial: int, enabled: bool, stream=None):
-        from tqdm import tqdm
-
-        self.stream = stream if stream is not None else sys.stdout
-        self.enabled = enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.name, self.total = name, total
-        self.bar = tqdm(
-            total=total,
-            initial=min(initial, total),
-            disable=not self.tty,
-            mininterval=1.0,
-            desc=name,
-            unit="step",
-            dynamic_ncols=True,
-            file=self.stream,
-        )
-        self.t0 = time.perf_counter()
-        self.last_step = -1
-
-    def advance(self, n: int) -> None:
-        self.bar.update(n)
-
-    def line(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.bar.write(text, file=self.stream)
-        else:
-            print(text, file=self.stream, flush=True)
-
-    def row(self, row: dict[str, Any]) -> None:
-        keys = ("loss", "eval_goal_achievement")
-        if self.tty:
-            self.bar.set_postfix({k: row[k] for k in keys if k in row})
-        parts = [f"{self.name} step {row['agent_steps']}/{self.total}"]
-        for k, fmt in (
-            ("eps", "eps {:.2f}"),
-            ("loss", "loss {:.4g}"),
-            ("q_loss", "q_loss {:.4g}"),
-            ("train_goal_visited", "visited {:.2f}"),
-            ("steps_per_second", "{:.0f} steps/s"),
-        ):
-            if row.get(k) not in (None, ""):
-                parts.append(fmt.format(row[k]))
-        if not self.tty and row["agent_steps"] != self.last_step:  # a terminal has the bar
-            self.line(" | ".join(parts))
-        self.last_step = row["agent_steps"]
-        if row.get("eval_goal_achievement") not in (None, ""):
-            ev = f"{self.name} eval at step {row['agent_steps']}: goal achievement "
-            ev += f"{row['eval_goal_achievement']:.3f}"
-            if row.get("eval_optimal_path_rate") not in (None, ""):
-                ev += f", optimal paths {row['eval_optimal_path_rate']:.3f}"
-            self.line(ev)
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 __all__ = [
     "CKPT_FORMAT",
     "CSV_COLUMNS",
     "CheckpointError",
-    "ConsoleLog",
     "RESUMABLE_FIELDS",
+    "RUN_FILES",
     "RunDir",
     "RunDirError",
     "config_diff",
     "file_sha256",
-    "generator_states",
     "goals_sha256",
     "provenance",
     "read_checkpoint",
     "restore_generators",
+    "run_finished",
     "save_checkpoint",
 ]

@@ -29,37 +29,17 @@ import torch
 from torch import nn
 
 from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offset
-from glamor_mini.artefacts import write_eval_artefacts
+from glamor_mini.checkpoint import CheckpointError, Counters, restore_run_state, run_state
 from glamor_mini.config import Config
+from glamor_mini.console import ConsoleLog, Interrupted, exit_code, sigterm_as_interrupt
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row
 from glamor_mini.policies import EpsilonGreedy, LinearSchedule, UniformRandomPolicy
 from glamor_mini.replay import ReplayBuffer
 from glamor_mini.resolve import resolve_config
 from glamor_mini.rollout import Collector
-from glamor_mini.rundir import (
-    CKPT_FORMAT,
-    CSV_COLUMNS,  # noqa: F401  (re-exported: progress.csv's columns)
-    CheckpointError,
-    ConsoleLog,
-    RunDir,
-    RunDirError,  # noqa: F401  (re-exported for callers)
-    capture_rngs,
-    provenance,
-    restore_rngs,
-    sigterm_as_interrupt,
-)
-from glamor_mini.utils import resolve_device, seed_everything
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM: a checkpoint was written; rerun the same command to resume."""
-
-    def __init__(self, agent_steps: int, run_dir: Path):
-        self.agent_steps, self.run_dir = agent_steps, run_dir
-        super().__init__(
-            f"interrupted at step {agent_steps}; rerun the same command to resume ({run_dir})"
-        )
+from glamor_mini.rundir import CSV_COLUMNS, RunDir, RunDirError, progress_row, provenance
+from glamor_mini.utils import resolve_device, seed_everything, set_torch_threads
 
 
 @dataclass
@@ -79,15 +59,10 @@ class Trainer:
         self.cfg = resolve_config(cfg, announce=False)
         self.rundir = RunDir(out if out is not None else tempfile.mkdtemp(prefix="glamor-"))
         self.run_dir = self.rundir.path
-        self.rundir.check_usable()
+        self.rundir.check_usable()  # before any work: a wrong --out fails at once
         self.rundir.remove_stale_temp_files()
         self.device = resolve_device(cfg.device)
-        if self.cfg.torch_threads:
-            torch.set_num_threads(self.cfg.torch_threads)
-        elif self.cfg.encoder == "mlp" and self.device.type == "cpu":
-            # small matmuls: past two threads the overhead outweighs the gain; two beat one
-            # (the `gridworld` preset, LSTM 64, batch 200: 71 s vs 99-106 s on a 2-core CPU)
-            torch.set_num_threads(min(2, torch.get_num_threads()))
+        set_torch_threads(self.cfg.torch_threads, self.cfg.encoder == "mlp", self.device)
         seed_everything(cfg.seed)
         self.task = make_task(cfg)
         self.train_goals = self.task.train_goals(cfg.seed)
@@ -128,13 +103,13 @@ class Trainer:
         self.reevaluate = reevaluate
         # --- the run directory: check everything before writing anything
         self.provenance = provenance(cfg, self.train_goals, self.eval_goals)
-        state = self.rundir.load_checkpoint()
-        self.rundir.check_same_experiment(
-            cfg.to_dict(), self.provenance, state, defaults=Config().to_dict()
+        state, self.finished = self.rundir.open(
+            cfg.to_dict(), self.provenance, cfg.total_steps, defaults=Config().to_dict()
         )
-        self.finished = self.rundir.finished_eval(state, cfg.total_steps)
+        self.resumed_from = 0
         if state is not None:
             self.load_state(state)
+            self.resumed_from = self.agent_steps
         if self.finished is None or reevaluate:
             self.rundir.start(cfg.to_dict(), self.agent_steps)
 
@@ -143,51 +118,19 @@ class Trainer:
         return self.agent.model
 
     # ------------------------------------------------------------------ checkpoint state
-    def _numpy_rngs(self) -> dict:
-        rngs = {"collector": self.collector.rng}
-        policy, depth = self.policy, 0
-        while policy is not None:  # the policy and the policies it wraps
-            if hasattr(policy, "rng"):
-                rngs[f"policy{depth}"] = policy.rng
-            policy, depth = getattr(policy, "policy", None), depth + 1
-        return rngs
+    def counters(self) -> Counters:
+        return Counters(self.agent_steps, self.updates, self.collector.episodes, self.wall_seconds)
 
     def state_dict(self) -> dict:
+        """ckpt.pt's contents (checkpoint.py)."""
+        parts = (self.agent, self.replay, self.collector, self.policy)
         cfg = self.cfg
-        gens = {**self.agent.generators, "replay": self.replay.generator}
-        return {
-            "format": CKPT_FORMAT,
-            "config": cfg.to_dict(),
-            "provenance": self.provenance,
-            "agent": self.agent.state_dict(),
-            "counters": {
-                "agent_steps": self.agent_steps,
-                "updates": self.updates,
-                "episodes": self.collector.episodes,
-                "wall_seconds": self.wall_seconds,
-            },
-            "rng": capture_rngs(gens, self._numpy_rngs()),
-            "replay": self.replay.state_dict() if cfg.save_replay else None,
-        }
+        return run_state(cfg.to_dict(), self.provenance, *parts, self.counters(), cfg.save_replay)
 
     def load_state(self, state: dict) -> None:
-        try:
-            self.agent.load_state_dict(state["agent"])
-        except (KeyError, ValueError, RuntimeError) as err:
-            msg = str(err).splitlines()[0][:300]
-            raise CheckpointError(
-                f"cannot resume from {self.rundir.ckpt}: {type(err).__name__}: {msg}. The file "
-                "is from another model; move it away to start afresh, or choose another --out."
-            ) from None
-        c = state["counters"]
-        self.agent_steps, self.updates = int(c["agent_steps"]), int(c["updates"])
-        self.collector.episodes = int(c["episodes"])
-        self.wall_before = float(c["wall_seconds"])
-        gens = {**self.agent.generators, "replay": self.replay.generator}
-        reseed = self.cfg.seed + self.agent_steps
-        restore_rngs(state["rng"], gens, self._numpy_rngs(), reseed, warn=self.note)
-        if state.get("replay") is not None:
-            self.replay.load_state_dict(state["replay"])
+        parts = (self.agent, self.replay, self.collector, self.policy)
+        c = restore_run_state(state, self.rundir.ckpt, *parts, self.cfg.seed, warn=self.note)
+        self.agent_steps, self.updates, self.wall_before = c.agent_steps, c.updates, c.wall_seconds
 
     def checkpoint(self) -> None:
         self.rundir.save_checkpoint(self.state_dict())
@@ -229,82 +172,46 @@ class Trainer:
             print(text, flush=True)
 
     def log(self, eval_result: EvalResult | None, sps: float) -> dict:
-        row: dict[str, float | int | str] = {
-            "agent_steps": self.agent_steps,
-            "updates": self.updates,
-            "episodes": self.collector.episodes,
-            "wall_seconds": round(self.wall_seconds, 2),
-            "steps_per_second": round(sps, 1),
-            "eps": round(float(getattr(self.policy, "eps", 1.0)), 4),
-        }
-        if self._stats:
-            for k in self._stats[0]:
-                if k in CSV_COLUMNS:
-                    row[k] = round(torch.stack([s[k] for s in self._stats]).mean().item(), 5)
-            self._stats.clear()
-            bad = [k for k in ("loss", "q_loss") if k in row and not math.isfinite(row[k])]
-            if bad:  # checked here, once per log interval: no host sync per update on a GPU
-                raise NonFiniteLossError(
-                    f"{self.agent.name}: {bad[0]} became {row[bad[0]]} by step "
-                    f"{self.agent_steps} — check lr, clip_p_actions and the other numeric settings"
-                )
+        """One progress row (rundir.progress_row): CSV, TensorBoard and the console."""
+        eps = float(getattr(self.policy, "eps", 1.0))
         visited = self.collector.pop_visit_rate()
-        if visited is not None:
-            row["train_goal_visited"] = round(visited, 4)
-        if eval_result is not None:
-            row.update(eval_row(eval_result))
+        ev = eval_row(eval_result) if eval_result is not None else {}
+        row = progress_row(self.counters(), sps, eps, self._stats, visited, ev)
+        self._stats.clear()
+        bad = [k for k in ("loss", "q_loss") if k in row and not math.isfinite(row[k])]
+        if bad:  # checked here, once per log interval: no host sync per update on a GPU
+            raise NonFiniteLossError(
+                f"{self.agent.name}: {bad[0]} became {row[bad[0]]} by step "
+                f"{self.agent_steps} — check lr, clip_p_actions and the other numeric settings"
+            )
         self.rundir.log_row(row)
         self.console.row(row)
         return row
 
     # ------------------------------------------------------------------ Algorithm 1
     def run(self, on_step: Callable[[Trainer], None] | None = None) -> TrainResult:
+        """Algorithm 1 from the current step up to cfg.total_steps, then the final evaluation;
+        Ctrl-C / SIGTERM write a checkpoint and raise `Interrupted`."""
         cfg = self.cfg
         if self.finished is not None and not self.reevaluate:
             return self._already_finished()
         self._t0 = time.perf_counter()
-        self.console = ConsoleLog(
-            f"{self.agent.name} {self.task.name} seed {cfg.seed}",
-            cfg.total_steps,
-            self.agent_steps,
-            cfg.progress,
-        )
+        name = f"{self.agent.name} {self.task.name} seed {cfg.seed}"
+        self.console = ConsoleLog(name, cfg.total_steps, self.agent_steps, cfg.progress)
         for line in cfg.warnings():  # valid settings that are almost surely not meant
             print(f"warning: {line}", file=sys.stderr, flush=True)
-        eval_at = -1
-        last_t, last_steps = time.perf_counter(), self.agent_steps
+        if self.resumed_from:
+            what = "re-evaluating" if self.finished is not None else "resuming"
+            self.console.line(f"{what} {self.run_dir} from step {self.resumed_from}", always=True)
         with sigterm_as_interrupt():
             try:
-                while self.agent_steps < cfg.total_steps:
-                    if isinstance(self.policy, EpsilonGreedy):
-                        self.policy.eps = self.eps_schedule(self.agent_steps)
-                    self.agent.train_mode(False)
-                    n = self.collector.step()
-                    self.agent.train_mode(True)
-                    prev, self.agent_steps = self.agent_steps, self.agent_steps + n
-                    self.console.advance(n)
-                    for _ in range(self.updates_owed()):
-                        self.update()
-                    ev = None
-                    if cfg.eval_every and _crossed(prev, self.agent_steps, cfg.eval_every):
-                        ev, eval_at = self.run_eval(), self.agent_steps
-                    if _crossed(prev, self.agent_steps, cfg.log_every) or ev is not None:
-                        now = time.perf_counter()
-                        sps = (self.agent_steps - last_steps) / max(now - last_t, 1e-9)
-                        last_t, last_steps = now, self.agent_steps
-                        self.log(ev, sps)
-                    if cfg.checkpoint_every and _crossed(
-                        prev, self.agent_steps, cfg.checkpoint_every
-                    ):
-                        self.checkpoint()
-                    if on_step is not None:
-                        on_step(self)
-            except KeyboardInterrupt:
+                eval_at = self._loop(on_step)
+            except KeyboardInterrupt as err:
                 self.console.close()
                 self.collector.close()
                 self.checkpoint()
                 self.rundir.close()
-                raise Interrupted(self.agent_steps, self.run_dir) from None
+                raise Interrupted(self.agent_steps, self.run_dir, exit_code(err)) from None
             finally:
                 self.console.close()
         self.collector.close()
@@ -313,42 +220,48 @@ class Trainer:
             result = self.run_eval()
             self.log(result, 0.0)
         self.checkpoint()
-        self.write_eval(result)
+        self.rundir.write_results(
+            result, self.counters(), self.task, self.eval_goals, self.agent, cfg.seed
+        )
         self.rundir.close()
         return TrainResult(self.model, result, self.run_dir, self.agent_steps, self.wall_seconds)
+
+    def _loop(self, on_step: Callable[[Trainer], None] | None) -> int:
+        """Collect, learn, log, evaluate, checkpoint until total_steps; returns the step of the
+        last evaluation (-1 if none)."""
+        cfg = self.cfg
+        eval_at = -1
+        last_t, last_steps = time.perf_counter(), self.agent_steps
+        while self.agent_steps < cfg.total_steps:
+            if isinstance(self.policy, EpsilonGreedy):
+                self.policy.eps = self.eps_schedule(self.agent_steps)
+            self.agent.train_mode(False)
+            n = self.collector.step()
+            self.agent.train_mode(True)
+            prev, self.agent_steps = self.agent_steps, self.agent_steps + n
+            self.console.advance(n)
+            for _ in range(self.updates_owed()):
+                self.update()
+            ev = None
+            if cfg.eval_every and _crossed(prev, self.agent_steps, cfg.eval_every):
+                ev, eval_at = self.run_eval(), self.agent_steps
+            if _crossed(prev, self.agent_steps, cfg.log_every) or ev is not None:
+                now = time.perf_counter()
+                sps = (self.agent_steps - last_steps) / max(now - last_t, 1e-9)
+                last_t, last_steps = now, self.agent_steps
+                self.log(ev, sps)
+            if cfg.checkpoint_every and _crossed(prev, self.agent_steps, cfg.checkpoint_every):
+                self.checkpoint()
+            if on_step is not None:
+                on_step(self)
+        return eval_at
 
     def _already_finished(self) -> TrainResult:
         ev = self.finished or {}
         self.collector.close()
-        print(
-            f"{self.run_dir} already finished (eval.json: goal achievement "
-            f"{ev.get('goal_achievement')} at {ev.get('agent_steps')} agent steps); nothing to "
-            "do. Pass --reevaluate to evaluate it again, or raise --total_steps to train on.",
-            flush=True,
-        )
+        print(self.rundir.finished_message(ev), flush=True)
         return TrainResult(
-            self.model,
-            eval_from_json(ev),
-            self.run_dir,
-            self.agent_steps,
-            self.wall_before,
-            already_finished=True,
-        )
-
-    def write_eval(self, result: EvalResult) -> None:
-        summary = {
-            **result.summary(),
-            "agent_steps": self.agent_steps,
-            "updates": self.updates,
-            "wall_seconds": round(self.wall_seconds, 2),
-            "env": self.task.name,
-            "algo": self.agent.name,
-            **self.agent.acting,
-            "per_goal": result.per_goal,
-        }
-        self.rundir.write_eval(summary)
-        write_eval_artefacts(
-            self.run_dir, self.task, result, self.eval_goals, self.agent, self.cfg.seed
+            self.model, eval_from_json(ev), self.run_dir, self.agent_steps, self.wall_before, True
         )
 
 
@@ -370,3 +283,14 @@ def train(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="IProgress not found")
         return Trainer(cfg, out, reevaluate=reevaluate).run(on_step)
+
+
+__all__ = [
+    "CSV_COLUMNS",  # re-exported: progress.csv's columns (rundir.py)
+    "CheckpointError",  # re-exported for callers (checkpoint.py)
+    "Interrupted",  # re-exported (console.py)
+    "RunDirError",  # re-exported (rundir.py)
+    "TrainResult",
+    "Trainer",
+    "train",
+]

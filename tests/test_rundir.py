@@ -176,7 +176,7 @@ def test_sigterm_writes_a_checkpoint_and_ends_with_one_line(tmp_path):
     _wait_for_rows(out, 2, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 143, err  # 128 + SIGTERM (130 is Ctrl-C)
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("interrupted at step ") and "rerun the same command to resume" in last
@@ -283,3 +283,36 @@ def test_a_run_dir_from_an_older_version_without_a_new_field_resumes(tmp_path):
     assert train(make_config("debug", total_steps=800), out).agent_steps == 800
     with pytest.raises(RunDirError, match="discern_beta: 4.0 -> 1.0"):  # not its default: refused
         train(make_config("debug", total_steps=1200, discern_beta=1.0), out)
+
+
+# ---------------------------------------------------------------------------------- whose files
+def test_results_without_their_checkpoint_are_never_overwritten(tmp_path):
+    out = tmp_path / "run"
+    train(make_config("debug", total_steps=400, progress=False), out)
+    (out / "ckpt.pt").unlink()
+    before = files_of(out)
+    with pytest.raises(RunDirError, match=r"eval.json\) but its ckpt.pt is missing") as err:
+        train(make_config("debug", total_steps=400, progress=False), out)
+    assert "\n" not in str(err.value) and "Restore ckpt.pt" in str(err.value)
+    assert files_of(out) == before, "nothing was rewritten"
+    (out / "config.json").unlink()
+    before = files_of(out)
+    with pytest.raises(RunDirError, match="ckpt.pt and config.json are missing"):
+        train(make_config("debug", total_steps=400, seed=1, progress=False), out)
+    assert files_of(out) == before, "nothing was rewritten"
+    (out / "eval.json").unlink()  # progress.csv and events remain: still another run's results
+    with pytest.raises(RunDirError, match=r"holds another run's results \(.*progress.csv"):
+        train(make_config("debug", total_steps=400, seed=1, progress=False), out)
+
+
+def test_a_non_empty_directory_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "data").mkdir()
+    with pytest.raises(RunDirError) as err:
+        train(make_config("debug", total_steps=400, progress=False), tmp_path)
+    msg = str(err.value)
+    assert "not a run directory (it holds data, notes.txt)" in msg and "ckpt.pt" in msg, msg
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "ckpt.pt").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    train(make_config("debug", total_steps=400, progress=False), empty)  # an empty one is fine
