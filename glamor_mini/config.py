@@ -209,21 +209,7 @@ class Config:
         name an entry of a registry (algo, suite, encoder, planner_mode, ...) are checked by that
         registry (`glamor_mini.resolve.resolve_config` asks each one); horizon 0 and encoder
         'auto' are placeholders the suite resolves there (the grid world derives them)."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            expected = _TYPES[f.name]
-            ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                ok = True
-            if not ok:
-                raise ConfigError(
-                    f"{f.name}={value!r} has type {type(value).__name__}; "
-                    f"expected {expected.__name__}"
-                )
-        for f in dataclasses.fields(self):  # inf / nan would train on NaN and exit 0
-            value = getattr(self, f.name)
-            if _TYPES[f.name] is float and not math.isfinite(value):
-                raise ConfigError(f"{f.name}={value} must be a finite number")
+        _check_types(self)
         positive = (
             "horizon",
             "n_candidates",
@@ -347,6 +333,26 @@ _TYPES: dict[str, type] = {
     f.name: {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
     for f in dataclasses.fields(Config)
 }
+
+
+def _check_types(cfg: Config) -> None:
+    """ConfigError unless every field has its declared type (an int where a float is declared is
+    fine; a bool is not an int) and every float is finite (inf / nan would train on NaN and
+    exit 0)."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        expected = _TYPES[f.name]
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise ConfigError(
+                f"{f.name}={value!r} has type {type(value).__name__}; expected {expected.__name__}"
+            )
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if _TYPES[f.name] is float and not math.isfinite(value):
+            raise ConfigError(f"{f.name}={value} must be a finite number")
 
 
 def field_docs() -> dict[str, str]:

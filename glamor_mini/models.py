@@ -43,144 +43,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glamor_mini.config import check_choice
-
-# ----------------------------------------------------------------------------------- encoders
-
-
-class MLPEncoder(nn.Module):
-    """Flatten -> Linear -> ReLU -> Linear -> ReLU. For small observations such as the grid world.
-
-    obs: (B, C, H, W) uint8 (0..255)  ->  (B, state_size) float
-    """
-
-    def __init__(self, in_shape: tuple[int, ...], state_size: int, hidden: int = 256):
-        super().__init__()
-        n_in = 1
-        for d in in_shape:
-            n_in *= d
-        self.in_shape = tuple(in_shape)
-        self.net = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(n_in, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, state_size),
-            nn.ReLU(),
-        )
-
-    def forward(self, obs: Tensor) -> Tensor:
-        return self.net(obs.float() / 255.0)
-
-
-class _ResidualBlock(nn.Module):
-    """conv - norm - ReLU - conv - norm, plus the skip connection."""
-
-    def __init__(self, channels: int, groups: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.norm1 = nn.GroupNorm(groups, channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.norm2 = nn.GroupNorm(groups, channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = F.relu(self.norm1(self.conv1(x)))
-        return x + self.norm2(self.conv2(y))
-
-
-class ImpalaEncoder(nn.Module):
-    """The IMPALA 'large' ResNet (Espeholt et al. 2018) with GroupNorm, as used by the authors.
-
-    3 stages of (3x3 conv, max-pool 3 stride 2, GroupNorm, ReLU, 2 residual blocks) with
-    16, 32, 32 channels; flatten; Linear to state_size; ReLU.
-
-    obs: (B, C, H, W) uint8  ->  (B, state_size) float.  For (4, 104, 80): 32 x 13 x 10 -> 512.
-    """
-
-    def __init__(
-        self,
-        in_shape: tuple[int, int, int],
-        state_size: int = 512,
-        channels: tuple[int, ...] = (16, 32, 32),
-        groups: int = 8,
-    ):
-        super().__init__()
-        c, h, w = in_shape
-        layers: list[nn.Module] = []
-        for out in channels:
-            layers += [
-                nn.Conv2d(c, out, 3, padding=1),
-                nn.MaxPool2d(3, stride=2, padding=1),
-                nn.GroupNorm(min(groups, out), out),
-                nn.ReLU(),
-                _ResidualBlock(out, min(groups, out)),
-                _ResidualBlock(out, min(groups, out)),
-            ]
-            c = out
-            h, w = (h + 1) // 2, (w + 1) // 2
-        self.in_shape = tuple(in_shape)
-        self.conv = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, state_size), nn.ReLU())
-
-    def forward(self, obs: Tensor) -> Tensor:
-        return self.head(self.conv(obs.float() / 255.0))
-
-
-class KeypointEncoder(nn.Module):
-    """Two 3x3 convs -> spatial softmax -> the expected (x, y) of each of K feature maps
-    (keypoints, Levine et al. 2016) -> Linear -> ReLU -> Linear -> ReLU. For grid layouts with
-    interior walls (docs/investigations.md, 'Layouts with interior walls').
-
-    A flattening MLP gives every pixel its own first-layer weights, so a cell the agent seldom
-    occupies keeps a nearly untrained embedding and goals there look alike to the inverse model
-    (four-rooms: it plans to (7, 3) when asked for (8, 3)). Keypoints are coordinates computed by
-    weights that every cell shares, so a rarely seen cell is encoded as well as a common one.
-
-    obs: (B, C, H, W) uint8 -> (B, state_size) float.
-    """
-
-    def __init__(
-        self, in_shape: tuple[int, int, int], state_size: int, hidden: int = 256, k: int = 16
-    ):
-        super().__init__()
-        c, h, w = in_shape
-        self.in_shape = tuple(in_shape)
-        self.conv = nn.Sequential(
-            nn.Conv2d(c, k, 3, padding=1), nn.ReLU(), nn.Conv2d(k, k, 3, padding=1)
-        )
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-        # (H*W, 2): the (x, y) of each pixel in row-major order, in [-1, 1]
-        self.register_buffer("coords", torch.stack([xs.flatten(), ys.flatten()], 1), False)
-        self.head = nn.Sequential(
-            nn.Linear(2 * k, hidden), nn.ReLU(), nn.Linear(hidden, state_size), nn.ReLU()
-        )
-
-    def keypoints(self, obs: Tensor) -> Tensor:
-        """(B, K, 2): per feature map, the (x, y) expectation under softmax over its pixels."""
-        maps = self.conv(obs.float() / 255.0).flatten(2)  # (B, K, H*W)
-        return torch.softmax(maps, dim=-1) @ self.coords
-
-    def forward(self, obs: Tensor) -> Tensor:
-        return self.head(self.keypoints(obs).flatten(1))
-
-
-ENCODERS: tuple[str, ...] = ("mlp", "impala", "keypoint")
-"""Observation encoders by name (Config.encoder)."""
-
-
-def make_encoder(
-    kind: str,
-    in_shape: tuple[int, int, int],
-    state_size: int,
-    mlp_hidden: int = 256,
-    channels: tuple[int, ...] = (16, 32, 32),
-) -> nn.Module:
-    if kind == "mlp":
-        return MLPEncoder(in_shape, state_size, mlp_hidden)
-    if kind == "impala":
-        return ImpalaEncoder(in_shape, state_size, channels)
-    if kind == "keypoint":
-        return KeypointEncoder(in_shape, state_size, mlp_hidden)
-    raise ValueError(f"encoder={kind!r} is not accepted; choose one of {ENCODERS}")
-
+from glamor_mini.encoders import (  # noqa: F401  (re-exported: models.ENCODERS, ...)
+    ENCODERS,
+    ImpalaEncoder,
+    KeypointEncoder,
+    MLPEncoder,
+    make_encoder,
+    parse_channels,
+)
 
 # ----------------------------------------------------------------------------------- sequence heads
 
@@ -497,17 +367,6 @@ def encoder_options(cfg) -> dict:
         mlp_hidden=cfg.mlp_hidden,
         impala_channels=parse_channels(cfg.impala_channels),
     )
-
-
-def parse_channels(text: str) -> tuple[int, ...]:
-    """'16,32,32' -> (16, 32, 32), with a clear error for anything else."""
-    try:
-        chans = tuple(int(c) for c in str(text).split(","))
-    except ValueError:
-        chans = ()
-    if not chans or any(c < 1 for c in chans):
-        raise ValueError(f"impala_channels={text!r}: expected positive integers like '16,32,32'")
-    return chans
 
 
 def check_config(cfg) -> None:

@@ -227,7 +227,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-
 def preset_config(preset: str, **overrides: Any) -> Config:
     """Defaults, then the preset's overrides, then the caller's; validated as far as this module
     knows (types and ranges), NOT resolved: the grid world's horizon 0 and encoder 'auto' are
