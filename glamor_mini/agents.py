@@ -47,7 +47,12 @@ from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
     time_features,
 )
 from glamor_mini.planner import PlannerSettings
-from glamor_mini.policies import ClosedLoopPolicy, OpenLoopPolicy
+from glamor_mini.policies import (
+    ClosedLoopPolicy,
+    EpsilonGreedy,
+    OpenLoopPolicy,
+    UniformRandomPolicy,
+)
 from glamor_mini.replay import Batch, ReplayBuffer
 
 
@@ -302,6 +307,16 @@ def seed_offset(seed: int, component: str) -> int:
     return int(seed) + SEED_OFFSETS[component]
 
 
+def collection_policy(cfg: Any, agent: Agent, n_actions: int) -> Any:
+    """Algorithm 1's behaviour policy (§3.5): epsilon-greedy around the agent's collection
+    policy (the trainer decays eps), or uniform actions with collect_policy='random'."""
+    if cfg.collect_policy == "random":
+        return UniformRandomPolicy(n_actions, seed=seed_offset(cfg.seed, "random_policy"))
+    return EpsilonGreedy(
+        agent.collect_policy(), n_actions, cfg.eps_start, seed=seed_offset(cfg.seed, "epsilon")
+    )
+
+
 __all__ = [
     "AGENTS",
     "Agent",
@@ -311,6 +326,7 @@ __all__ = [
     "SEED_OFFSETS",
     "SupervisedAgent",
     "build_agent",
+    "collection_policy",
     "check_config",
     "register_agent",
     "seed_offset",

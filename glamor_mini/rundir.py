@@ -96,21 +96,14 @@ RUN_FILES = (
 """The files a run writes into its directory (besides TensorBoard's events.out.tfevents.*)."""
 
 TB_GROUPS = {
-    "loss": "losses",
-    "inverse_nll": "losses",
-    "prior_nll": "losses",
-    "q_loss": "losses",
-    "reward_loss": "losses",
-    "q_mean": "charts",
-    "xi_accuracy": "charts",
-    "reward_commanded": "charts",
-    "reward_decoy": "charts",
-    "eps": "charts",
-    "steps_per_second": "charts",
-    "train_goal_visited": "charts",
-    "updates": "charts",
-    "episodes": "charts",
+    **dict.fromkeys(("loss", "inverse_nll", "prior_nll", "q_loss", "reward_loss"), "losses"),
+    **dict.fromkeys(
+        ("q_mean", "xi_accuracy", "reward_commanded", "reward_decoy", "eps", "steps_per_second"),
+        "charts",
+    ),
+    **dict.fromkeys(("train_goal_visited", "updates", "episodes"), "charts"),
 }
+"""TensorBoard's group of each progress.csv column (the eval_* columns go to eval/)."""
 
 
 class RunDirError(ValueError):
@@ -202,6 +195,10 @@ def run_finished(run_dir: str | Path, total_steps: int | None = None) -> bool:
 
 
 class RunDir:
+    """One run's directory (the module docstring's files): checked before anything is written
+    (`check_usable`, `open`), then written row by row (`start`, `log_row`, `save_checkpoint`,
+    `write_results`)."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.ckpt = self.path / "ckpt.pt"
@@ -257,13 +254,12 @@ class RunDir:
         if not names:
             return
         if self.eval_json.exists():
-            lost = "ckpt.pt" if self.config_json.exists() else "ckpt.pt and config.json"
+            lost = "ckpt.pt is" if self.config_json.exists() else "ckpt.pt and config.json are"
             raise RunDirError(
-                f"{self.path} holds a finished run's results ({self.eval_json.name}) but its "
-                f"{lost} {'is' if ' and ' not in lost else 'are'} missing, so nothing shows "
-                "they are this run's, and training would start from zero and overwrite them. "
-                "Restore ckpt.pt to resume or --reevaluate, move eval.json away to retrain "
-                "here, or choose another --out"
+                f"{self.path} holds a finished run's results (eval.json) but its {lost} "
+                "missing, so nothing shows they are this run's, and training would start from "
+                "zero and overwrite them. Restore ckpt.pt to resume or --reevaluate, move "
+                "eval.json away to retrain here, or choose another --out"
             )
         if self.config_json.exists():  # killed before its first checkpoint: config.json decides
             return

@@ -28,13 +28,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from glamor_mini.agents import Agent, NonFiniteLossError, build_agent, seed_offset
+from glamor_mini.agents import (
+    Agent,
+    NonFiniteLossError,
+    build_agent,
+    collection_policy,
+    seed_offset,
+)
 from glamor_mini.checkpoint import CheckpointError, Counters, restore_run_state, run_state
 from glamor_mini.config import Config
 from glamor_mini.console import ConsoleLog, Interrupted, exit_code, sigterm_as_interrupt
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row
-from glamor_mini.policies import EpsilonGreedy, LinearSchedule, UniformRandomPolicy
+from glamor_mini.policies import EpsilonGreedy, LinearSchedule
 from glamor_mini.replay import ReplayBuffer
 from glamor_mini.resolve import resolve_config
 from glamor_mini.rollout import Collector
@@ -77,17 +83,7 @@ class Trainer:
             device=self.device,  # on a GPU the ring lives there: batches need no copy
         )
         self.eps_schedule = LinearSchedule(cfg.eps_start, cfg.eps_final, cfg.eps_steps)
-        if cfg.collect_policy == "random":
-            self.policy = UniformRandomPolicy(
-                self.task.n_actions, seed=seed_offset(cfg.seed, "random_policy")
-            )
-        else:
-            self.policy = EpsilonGreedy(
-                self.agent.collect_policy(),
-                self.task.n_actions,
-                cfg.eps_start,
-                seed=seed_offset(cfg.seed, "epsilon"),
-            )
+        self.policy = collection_policy(cfg, self.agent, self.task.n_actions)
         self.collector = Collector(
             self.task,
             cfg.n_envs,
