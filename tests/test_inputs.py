@@ -222,7 +222,7 @@ def test_help_prints_the_percent_of_the_10_percent_rule():
 def test_a_missing_extra_names_the_pip_command_for_an_installed_package():
     import glamor_mini.envs.atari as atari
     import glamor_mini.envs.dmc as dmc
-    import glamor_mini.envs.minigrid as minigrid
+    import glamor_mini.envs.minigrid_layout as minigrid  # where MiniGrid is imported
 
     for mod in (atari, dmc, minigrid):
         src = open(mod.__file__).read()
