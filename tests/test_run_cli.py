@@ -10,7 +10,7 @@ import pytest
 
 import glamor_mini.experiments as experiments
 import glamor_mini.experiments.executor as executor
-from glamor_mini.config import PRESETS
+from glamor_mini.presets import PRESETS
 from glamor_mini.run import SUBCOMMANDS, main
 
 
