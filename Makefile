@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all]'
 	@touch $(STAMP)
 
-## make demo: train + evaluate GLAMOR on the paper's 7x7 grid world (about a minute on a 2-core CPU)
+## make demo: train + evaluate GLAMOR on the paper's 7x7 grid world (about 60-75 s on a 2-core CPU)
 demo: $(STAMP)
 	$(PY) -m glamor_mini.run gridworld --out $(OUT)
 

@@ -1,6 +1,6 @@
 """Named presets: sets of Config overrides applied on top of the defaults (dreamerv3's way).
 
-    gridworld        the authors' grid-world demo (§4.7.1), CPU-sized: about a minute
+    gridworld        the authors' grid-world demo (§4.7.1), CPU-sized: about 60-70 s
     debug            tiny budgets for tests
     die              Appendix A.1's loaded die (one roll, T = 1)
     minigrid(-debug) MiniGrid from pixels on a laptop CPU (not in the paper)
@@ -20,7 +20,7 @@ from glamor_mini.config import Config, ConfigError
 
 # The authors' grid-world demo (docs/design.md): 7x7 empty room, start in the centre, T = 10,
 # gamma 0.5, 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run
-# took ~60k steps) so that `make demo` finishes in about a minute on a 2-core CPU (docs/results.md).
+# took ~60k steps) so that `make demo` finishes in about 60-75 s on a 2-core CPU (docs/results.md).
 # The paper's Fig. 5 / App. A.3 hyperparameters, shared by the pixel presets (sized for a GPU box:
 # a 1e6-frame buffer of 104x80 frames is 8.3 GB).
 _PAPER_PIXELS: dict[str, Any] = dict(
