@@ -32,6 +32,7 @@ columns and of every list derived from `AGENTS` (table1, experiments/baselines, 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -42,6 +43,7 @@ from glamor_mini.config import check_choice
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
+    amp_supported,
     build_model,
     set_cuda_precision,
     time_features,
@@ -83,7 +85,14 @@ class Agent:
 
     def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
         self.cfg, self.task, self.train_goals, self.device = cfg, task, train_goals, device
-        self.amp = bool(getattr(cfg, "amp", False)) and device.type == "cuda"
+        self.amp = bool(cfg.amp) and amp_supported(device)
+        if cfg.amp and not self.amp:
+            print(
+                f"warning: amp=True is ignored on {device}: no native bfloat16 there "
+                "(CUDA, or a CPU with AVX512-BF16 / AMX); the run computes in float32",
+                file=sys.stderr,
+                flush=True,
+            )
         self.generators: dict[str, torch.Generator] = {}
         """Named torch generators: their states go into checkpoints (see rundir.py)."""
 

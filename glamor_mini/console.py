@@ -128,4 +128,43 @@ class ConsoleLog:
         self.bar.close()
 
 
-__all__ = ["ConsoleLog", "Interrupted", "Terminated", "exit_code", "sigterm_as_interrupt"]
+class Stage:
+    """A long phase outside the training loop (goal-set rollouts, floors): a tqdm bar on a
+    terminal; in a pipe, one line when it starts and one with its wall time when it ends.
+
+        with Stage("Pong seed 0: evaluation goals", total=90) as stage:
+            for ...: stage.update()
+    """
+
+    def __init__(self, desc: str, total: int | None = None, stream=None, unit: str = "rollout"):
+        self.desc, self.total, self.unit = desc, total, unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar: Any = None
+
+    def __enter__(self) -> Stage:
+        self.t0 = time.perf_counter()
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total, desc=self.desc, unit=self.unit, leave=False, file=self.stream
+            )
+        else:
+            size = f": {self.total} {self.unit}s" if self.total else ""
+            print(f"{self.desc}{size} ...", file=self.stream, flush=True)
+        return self
+
+    def update(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if exc_type is None:
+            took = time.perf_counter() - self.t0
+            print(f"{self.desc}: done in {took:.1f} s", file=self.stream, flush=True)
+
+
+__all__ = ["ConsoleLog", "Stage", "Interrupted", "Terminated", "exit_code", "sigterm_as_interrupt"]

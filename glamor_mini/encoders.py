@@ -42,15 +42,29 @@ class MLPEncoder(nn.Module):
         return self.net(obs.float() / 255.0)
 
 
+class _GroupNorm(nn.GroupNorm):
+    """nn.GroupNorm computed on a contiguous (NCHW) copy, returned in the input's memory format.
+
+    The IMPALA encoder runs its convolutions and max pools channels-last (NHWC), where the CPU
+    kernels are fastest, but PyTorch's CPU GroupNorm is several times slower on NHWC than on
+    NCHW (backward above all), so the norm alone goes through NCHW (bench/pixel_speed.py)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.group_norm(x.contiguous(), self.num_groups, self.weight, self.bias, self.eps)
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            return y.contiguous(memory_format=torch.channels_last)
+        return y
+
+
 class _ResidualBlock(nn.Module):
     """conv - norm - ReLU - conv - norm, plus the skip connection."""
 
     def __init__(self, channels: int, groups: int):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.norm1 = nn.GroupNorm(groups, channels)
+        self.norm1 = _GroupNorm(groups, channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.norm2 = nn.GroupNorm(groups, channels)
+        self.norm2 = _GroupNorm(groups, channels)
 
     def forward(self, x: Tensor) -> Tensor:
         y = F.relu(self.norm1(self.conv1(x)))
@@ -64,6 +78,11 @@ class ImpalaEncoder(nn.Module):
     16, 32, 32 channels; flatten; Linear to state_size; ReLU.
 
     obs: (B, C, H, W) uint8  ->  (B, state_size) float.  For (4, 104, 80): 32 x 13 x 10 -> 512.
+
+    `channels_last=True` (the default) runs the convolutions and max pools on NHWC tensors: the
+    same maths as NCHW (max pooling is exact; the convolutions differ in float rounding only),
+    ~1.3x faster per training update on a CPU (bench/pixel_speed.py) and the layout cuDNN
+    prefers. The weights and the state dict are the same either way.
     """
 
     def __init__(
@@ -72,6 +91,7 @@ class ImpalaEncoder(nn.Module):
         state_size: int = 512,
         channels: tuple[int, ...] = (16, 32, 32),
         groups: int = 8,
+        channels_last: bool = True,
     ):
         super().__init__()
         c, h, w = in_shape
@@ -80,7 +100,7 @@ class ImpalaEncoder(nn.Module):
             layers += [
                 nn.Conv2d(c, out, 3, padding=1),
                 nn.MaxPool2d(3, stride=2, padding=1),
-                nn.GroupNorm(min(groups, out), out),
+                _GroupNorm(min(groups, out), out),
                 nn.ReLU(),
                 _ResidualBlock(out, min(groups, out)),
                 _ResidualBlock(out, min(groups, out)),
@@ -90,9 +110,16 @@ class ImpalaEncoder(nn.Module):
         self.in_shape = tuple(in_shape)
         self.conv = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, state_size), nn.ReLU())
+        self.channels_last = channels_last
+        if channels_last:
+            self.conv.to(memory_format=torch.channels_last)
 
     def forward(self, obs: Tensor) -> Tensor:
-        return self.head(self.conv(obs.float() / 255.0))
+        x = obs.float() / 255.0
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # Flatten reads the logical (C, H, W) order whatever the layout: the head is unchanged
+        return self.head(self.conv(x))
 
 
 class KeypointEncoder(nn.Module):

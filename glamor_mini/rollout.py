@@ -220,7 +220,7 @@ def run_episodes(
     """Run one episode per goal row, all in lock-step; the policy acts for the active rows at
     once. Row i's env is reset with `reset_seed(seed, i)`. The envs are closed at the end."""
     B, T = len(goals), task.horizon
-    envs = [task.make_env() for _ in range(B)]
+    envs = task.eval_envs(B)
     try:
         stacks = FrameStacks(B, task)
         labels = np.zeros((B, len(task.label_names)), dtype=np.float32)
@@ -263,10 +263,7 @@ def run_episodes(
                 if ended:
                     active[i] = False
     finally:
-        for env in envs:
-            close = getattr(env, "close", None)
-            if close is not None:
-                close()
+        task.release_eval_envs(envs)
     return Episodes(start, labels.copy(), steps, stopped, traj, stacks.latest(), seen)
 
 

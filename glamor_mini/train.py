@@ -207,6 +207,7 @@ class Trainer:
                 self.collector.close()
                 self.checkpoint()
                 self.rundir.close()
+                self.task.close()
                 raise Interrupted(self.agent_steps, self.run_dir, exit_code(err)) from None
             finally:
                 self.console.close()
@@ -220,6 +221,7 @@ class Trainer:
             result, self.counters(), self.task, self.eval_goals, self.agent, cfg.seed
         )
         self.rundir.close()
+        self.task.close()  # the evaluation envs it keeps (Task.reuse_eval_envs)
         return TrainResult(self.model, result, self.run_dir, self.agent_steps, self.wall_seconds)
 
     def _loop(self, on_step: Callable[[Trainer], None] | None) -> int:

@@ -64,6 +64,14 @@ class SuiteEnv(Protocol):
         ...
 
 
+def close_envs(envs: list[SuiteEnv]) -> None:
+    """Close each env that has a `close` (the grid world's envs hold nothing to close)."""
+    for env in envs:
+        close = getattr(env, "close", None)
+        if close is not None:
+            close()
+
+
 class Task:
     """Base class of every suite's task. Subclasses set the attributes below and implement
     make_env, train_goals, eval_goals and achieved; every other hook has a default here, so the
@@ -78,6 +86,7 @@ class Task:
     | plot_outcomes        | False (no plot: goal grid)    | grid world (heatmaps)       |
     | episode_gif          | False (no episode.gif)        | Atari (save_goal_gif)       |
     | without_pixels       | self                          | DM Control (skip rendering) |
+    | eval_envs            | new envs each evaluation      | Atari (kept: reuse_eval_envs)|
     """
 
     name: str
@@ -88,6 +97,11 @@ class Task:
     label_names: tuple[str, ...]
     episode_gif: bool = False
     """Whether `save_goal_gif` draws an episode.gif next to eval.png."""
+    reuse_eval_envs: bool = False
+    """True: `eval_envs` hands out the same envs at every evaluation instead of building new ones
+    (suites whose envs are slow to build: an ALE env loads its ROM, ~0.13 s x 90 per evaluation).
+    Only for envs whose seeded `reset` restores everything an episode depends on."""
+    _eval_env_pool: list[SuiteEnv] | None = None
 
     def make_env(self) -> SuiteEnv:
         raise NotImplementedError
@@ -133,6 +147,26 @@ class Task:
     ) -> None:
         """episode.gif of one evaluation episode (only called where `episode_gif` is True)."""
         raise NotImplementedError
+
+    def eval_envs(self, n: int) -> list[SuiteEnv]:
+        """n envs for one evaluation (rollout.run_episodes), each reset with a seed before use;
+        give them back with `release_eval_envs`."""
+        if not self.reuse_eval_envs:
+            return [self.make_env() for _ in range(n)]
+        pool = self._eval_env_pool = self._eval_env_pool or []
+        while len(pool) < n:
+            pool.append(self.make_env())
+        return pool[:n]
+
+    def release_eval_envs(self, envs: list[SuiteEnv]) -> None:
+        """Close envs from `eval_envs` (kept for the next evaluation with reuse_eval_envs)."""
+        if not self.reuse_eval_envs:
+            close_envs(envs)
+
+    def close(self) -> None:
+        """Close the envs this task keeps (reuse_eval_envs)."""
+        close_envs(self._eval_env_pool or [])
+        self._eval_env_pool = None
 
     def without_pixels(self) -> Task:
         """A task whose envs may skip rendering, for policies that never look at observations

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from glamor_mini.console import Stage
 from glamor_mini.envs.base import GoalSet, SuiteEnv, Task
 from glamor_mini.options import register_options
 from glamor_mini.rollout import rollout
@@ -110,6 +111,7 @@ def rollout_ends(
     keep: Callable[[SuiteEnv, np.ndarray, int | None], Any] | None = None,
     min_full: int = 0,
     reseed: bool = True,
+    on_rollout: Callable[[], None] | None = None,
 ) -> RolloutEnds:
     """Run uniform-random rollouts and record their final states.
 
@@ -121,6 +123,7 @@ def rollout_ends(
     and the actions, in rollout order. `keep(env, final_frame, reset_seed or None)` returns what
     to store for the final state. Runs at least `n_rollouts`, and more, one at a time, until
     `min_full` of them ran full length (ValueError after MAX_EXTRA_FACTOR * n_rollouts).
+    `on_rollout()` is called after each rollout (a progress bar).
     """
     if n_rollouts < 1 or horizon < 1:
         raise ValueError(f"need n_rollouts >= 1 and horizon >= 1; got {n_rollouts}, {horizon}")
@@ -142,16 +145,31 @@ def rollout_ends(
         payloads.append(None if keep is None else keep(env, end.frame, rs))
         n_full += end.steps == h
         i += 1
+        if on_rollout is not None:
+            on_rollout()
     return RolloutEnds(np.stack(labels), np.array(lengths), np.array(horizons), payloads)
 
 
 def measure_ranges(
-    env: SuiteEnv, n_actions: int, n_rollouts: int, horizon: int, seed: int, reseed: bool = True
+    env: SuiteEnv,
+    n_actions: int,
+    n_rollouts: int,
+    horizon: int,
+    seed: int,
+    reseed: bool = True,
+    on_rollout: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """(L,) feasible ranges: max - min over the final states of `n_rollouts` random rollouts of
     random length 1..T (the authors: 500 rollouts, cut-short ones included)."""
     ends = rollout_ends(
-        env, n_actions, n_rollouts, horizon, seed, random_horizon=True, reseed=reseed
+        env,
+        n_actions,
+        n_rollouts,
+        horizon,
+        seed,
+        random_horizon=True,
+        reseed=reseed,
+        on_rollout=on_rollout,
     )
     return feasible_ranges(ends.labels)
 
@@ -295,24 +313,35 @@ class RolloutGoalsMixin(Task):
         size, n = self._goal_sizes(kind)
         reseed = self.reseed_rollouts
         env = self._goal_env()
+        what = f"{self._goal_stem()} seed {seed}"
         try:
             if kind == "eval":
-                ranges = measure_ranges(
-                    env, self.n_actions, self.range_rollouts, self.horizon, 10 * seed + 1, reseed
-                )
+                with Stage(f"{what}: feasible ranges", self.range_rollouts) as stage:
+                    ranges = measure_ranges(
+                        env,
+                        self.n_actions,
+                        self.range_rollouts,
+                        self.horizon,
+                        10 * seed + 1,
+                        reseed,
+                        on_rollout=stage.update,
+                    )
             else:
                 ranges = self.ranges(seed)
             rseed = 10 * seed + (2 if kind == "eval" else 3)
-            ends = rollout_ends(
-                env,
-                self.n_actions,
-                n,
-                self.horizon,
-                rseed,
-                keep=self._keep,
-                min_full=size,
-                reseed=reseed,
-            )
+            label = "evaluation" if kind == "eval" else "training"
+            with Stage(f"{what}: {size} {label} goals", n) as stage:
+                ends = rollout_ends(
+                    env,
+                    self.n_actions,
+                    n,
+                    self.horizon,
+                    rseed,
+                    keep=self._keep,
+                    min_full=size,
+                    reseed=reseed,
+                    on_rollout=stage.update,
+                )
         finally:
             env.close()
         idx = choose_goals(ends, size, ranges, self.scored, seed=rseed)
