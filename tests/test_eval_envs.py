@@ -51,3 +51,23 @@ def test_goal_set_building_prints_its_stages(tmp_path, capsys):
     assert err.count("done in") == 2
     task.eval_goals(1)  # cached: silent
     assert capsys.readouterr().err == ""
+
+
+def test_seeded_atari_reset_restores_the_state_of_reloading_the_rom():
+    from glamor_mini.envs.atari import AtariSuiteEnv
+
+    def episode(env, seed):
+        frames = [env.reset(seed=seed)[0]]
+        frames += [env.step(a)[0] for a in [1, 2, 3, 0, 4, 5] * 20]  # sticky actions: ALE's RNG
+        return np.stack(frames)
+
+    env = AtariSuiteEnv("Pong")
+    first = episode(env, 5)
+    for s in range(20, 20 + AtariSuiteEnv.MAX_SNAPSHOTS + 2):  # more seeds than it keeps
+        env.reset(seed=s)
+    assert len(env._after_seeding) == AtariSuiteEnv.MAX_SNAPSHOTS
+    again = episode(env, 5)  # reloads (evicted): same as the first time
+    restored = episode(env, 5)  # from the snapshot
+    fresh = episode(AtariSuiteEnv("Pong"), 5)
+    for other in (again, restored, fresh):
+        np.testing.assert_array_equal(first, other)

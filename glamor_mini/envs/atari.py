@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +98,9 @@ class AtariSuiteEnv:
     step(action) -> frame, labels, ended (life lost or game over)
     """
 
+    MAX_SNAPSHOTS = 8
+    """Seeded-reset states kept per env (see reset)."""
+
     def __init__(
         self,
         game: str,
@@ -134,6 +138,9 @@ class AtariSuiteEnv:
         self.rng = np.random.default_rng(seed)
         self._lives = 0
         self._seeded = False
+        self._after_seeding: dict[int, Any] = {}
+        """Reset seed -> the ALE state (RNG included) right after a seeded reset: an evaluation
+        resets env i with the same seed every time, and restoring is ~1000x faster."""
 
     # ------------------------------------------------------------------ observation
     def _raw_frame(self, slot: int) -> None:
@@ -151,7 +158,14 @@ class AtariSuiteEnv:
         """A new game, then min_noops + U{0..noop_max} raw no-op frames."""
         if seed is not None or not self._seeded:
             s = 0 if seed is None else int(seed)
-            self._env.reset(seed=s)  # re-seeds ALE (sticky actions) and reloads the ROM
+            snapshot = self._after_seeding.get(s)
+            if snapshot is None:
+                self._env.reset(seed=s)  # re-seeds ALE (sticky actions) and reloads the ROM
+                if len(self._after_seeding) >= self.MAX_SNAPSHOTS:
+                    self._after_seeding.pop(next(iter(self._after_seeding)))
+                self._after_seeding[s] = self.ale.cloneState(include_rng=True)
+            else:  # the same emulator and RNG state as reloading the ROM, ~0.1 ms vs ~0.15 s
+                self.ale.restoreState(snapshot)
             self.rng = np.random.default_rng(s)
             self._seeded = True
         else:
