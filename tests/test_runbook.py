@@ -3,8 +3,8 @@ blocks is parsed at its own scale (--dry-run: flags, suites, envs, algorithms, s
 accepted), then run end to end at --scale tiny, serially, with one seed, into a temporary folder.
 The tiny runs use one environment per suite (the tiny path is the same for every env of a suite)
 and keep each command's other options; commands sharing an --out share a temporary folder, so a
-later command reuses the runs of an earlier one, as the runbook says. About 45 s on a loaded
-2-core CPU (Pong and cartpole/balance, three algorithms and a floor each)."""
+later command reuses the runs of an earlier one, as the runbook says. The tiny runs took 45 s
+and 102 s on a shared 2-core CPU (Pong and cartpole/balance, three algorithms and a floor each)."""
 
 from __future__ import annotations
 
