@@ -3,8 +3,9 @@ blocks is parsed at its own scale (--dry-run: flags, suites, envs, algorithms, s
 accepted), then run end to end at --scale tiny, serially, with one seed, into a temporary folder.
 The tiny runs use one environment per suite (the tiny path is the same for every env of a suite)
 and keep each command's other options; commands sharing an --out share a temporary folder, so a
-later command reuses the runs of an earlier one, as the runbook says. The tiny runs took 45 s
-and 102 s on a shared 2-core CPU (Pong and cartpole/balance, three algorithms and a floor each)."""
+later command reuses the runs of an earlier one, as the runbook says. The tiny runs took 45-102 s
+on a shared 2-core CPU over three runs (Pong and cartpole/balance, three algorithms, a floor
+each)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def tiny(argv: list[str], out_dirs: dict[str, Path], tmp: Path) -> list[str]:
         opts["--executor"] = ["serial"]
     if suite in TINY_ENV:
         opts["--envs"] = [TINY_ENV[suite]]
-    opts.setdefault("--set", []).append("torch_threads=1")
+    opts.setdefault("--set", []).extend(["torch_threads=1", f"goal_dir={tmp / 'goals'}"])
     return [argv[0]] + [w for k, vals in opts.items() for w in (k, *vals)]
 
 
@@ -85,6 +86,7 @@ def test_parsing_the_commands_of_a_text():
     assert argv == [
         "table1", "--suite", "dmc", "--scale", "tiny", "--seeds", "0", "--out", "/t/out0",
         "--executor", "serial", "--envs", "cartpole/balance", "--set", "torch_threads=1",
+        "goal_dir=/t/goals",
     ]  # fmt: skip
 
 
