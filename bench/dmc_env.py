@@ -53,8 +53,8 @@ def main() -> None:
         vecs = {
             ("in-process", 1): SerialVecEnv([task.make_env()]),
             ("in-process", 2): SerialVecEnv([task.make_env() for _ in range(2)]),
-            ("subprocess", 1): SubprocVecEnv(factory, 1),
-            ("subprocess", 2): SubprocVecEnv(factory, 2),
+            ("subprocess", 1): SubprocVecEnv(factory, 1, workers=1),
+            ("subprocess", 2): SubprocVecEnv(factory, 2, workers=2),  # one process per env
         }
         fps: dict[tuple[str, int], list[float]] = {k: [] for k in vecs}
         for r in range(args.repeats + 1):  # the first round warms up (GL contexts, caches)

@@ -17,7 +17,24 @@ Prints every number and writes OUT_DIR/gpu_bench.json:
     trajectories in a replay on the device, update at the preset's replay ratio from the first
     trajectory on): agent steps/s, updates/s, peak GPU memory, and the share of wall time in env
     stepping / acting (planning included) / updates; an estimate of a 500k-step run's wall time.
-    This is the bench's own loop (train.py is being rewritten); it runs what the trainer runs.
+
+The run section is the bench's own loop, not train.Trainer, so its estimate is that of the
+steady state of a default `atari` run (python -m glamor_mini.run atari), which differs in:
+  - updates from the first trajectory on: a default run first collects learning_starts (50k)
+    steps without updates, so its first 10% of steps go faster than estimated;
+  - epsilon fixed at 0.5 (a default run decays it 1.0 -> 0.1 over 300k steps; open-loop
+    collection plans once per episode whatever epsilon is, so this moves little);
+  - K = cores - 1 envs (--envs) instead of the preset's n_envs = 8;
+  - no evaluation: a default run also evaluates closed-loop every 50k steps (30 goals x
+    eval_episodes, up to T = 50 steps each); `eval_upper_bound_minutes` prices that at the
+    collection section's closed-loop rate (run "collection" too);
+  - no checkpoints, progress.csv or TensorBoard (weights-only checkpoints every 50k steps);
+  - a replay ring of at most 300k frames: the default run's ring (replay.ring_frames, 510,008
+    frames, 4.25 GB on the device) is reported as `default_ring_gib`; add it to the peak memory;
+  - the encoders in the preset's precision (Config.amp, float32 by default; --amp: bf16, as
+    `--set amp=true` would run);
+  - one run alone on the device (Table 1 puts 1 / --gpus_per_run runs on each GPU, sharing it).
+The JSON's run.differs_from_default_run lists these with this run's values.
 
 --quick: a tiny model, T = 8, a few steps of everything (about a minute on a CPU); the test
 suite runs `--device cpu --quick` so the script cannot rot (on a machine without a GPU, `make bench`
@@ -57,7 +74,7 @@ from glamor_mini.policies import (  # noqa: E402
     OpenLoopPolicy,
     to_host,
 )
-from glamor_mini.replay import Batch, ReplayBuffer  # noqa: E402
+from glamor_mini.replay import Batch, ReplayBuffer, replay_bytes, ring_frames  # noqa: E402
 from glamor_mini.resolve import make_config  # noqa: E402
 from glamor_mini.utils import HostReadCounter, resolve_device  # noqa: E402
 
@@ -65,9 +82,12 @@ FRAME = (1, 104, 80)  # an Atari frame after the suite's preprocessing
 STACK = 4
 
 
-def sizes(quick: bool, update_steps: int = 0) -> SimpleNamespace:
-    """The paper's sizes (the `atari` preset), or tiny ones for --quick."""
+def sizes(quick: bool, update_steps: int = 0, amp: bool = False) -> SimpleNamespace:
+    """The paper's sizes (the `atari` preset), or tiny ones for --quick; amp=True: encoders in
+    bf16 on CUDA (as Config.amp=True), else the preset's setting."""
     cfg = make_config("atari-debug" if quick else "atari")
+    if amp:
+        cfg = cfg.replace(amp=True)
     return SimpleNamespace(
         cfg=cfg,
         horizon=8 if quick else 50,
@@ -189,7 +209,7 @@ def section_updates(s: SimpleNamespace, device: torch.device) -> dict:
         from glamor_mini.agents import GlamorAgent
 
         task = SimpleNamespace(frame_shape=FRAME, frame_stack=STACK, n_actions=s.n_actions)
-        cfg = s.cfg.replace(horizon=s.horizon, amp=device.type == "cuda")
+        cfg = s.cfg.replace(horizon=s.horizon)
         agent = GlamorAgent(cfg, task, None, device)
         agent.update(b)
         with HostReadCounter(device_only) as counter:
@@ -289,8 +309,8 @@ def policies(s, model, k: int, n_actions: int, device: torch.device):
 def section_collection(s: SimpleNamespace, device: torch.device, seconds: float, k: int) -> dict:
     task = pong_task(s)
     model = model_for(s, task.n_actions, device).eval()
-    model.amp = device.type == "cuda"
-    out: dict[str, Any] = {"envs": k, "N": s.cfg.n_candidates, "T": s.horizon}
+    model.amp = s.cfg.amp and device.type == "cuda"
+    out: dict[str, Any] = {"envs": k, "N": s.cfg.n_candidates, "T": s.horizon, "amp": model.amp}
     goals = goal_frames(task, 16)
     for name, policy in policies(s, model, k, task.n_actions, device).items():
         roll = Rollout(task, k, s.horizon, goals)
@@ -312,7 +332,7 @@ def section_run(s: SimpleNamespace, device: torch.device, seconds: float, k: int
     cfg = s.cfg
     task = pong_task(s)
     model = model_for(s, task.n_actions, device).train()
-    model.amp = device.type == "cuda"
+    model.amp = s.cfg.amp and device.type == "cuda"
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     update = make_update(model, opt, cfg.grad_clip)
     capacity = 20_000 if s.phase_steps else min(cfg.buffer_size, 300_000)
@@ -359,7 +379,37 @@ def section_run(s: SimpleNamespace, device: torch.device, seconds: float, k: int
     if device.type == "cuda":
         out["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     out["estimate_500k_steps_minutes"] = 500_000 / max(steps / wall, 1e-9) / 60
+    default_ring = ring_frames(cfg.total_steps, cfg.buffer_size, cfg.horizon, cfg.n_envs)
+    out["ring_frames"] = capacity
+    out["default_ring_gib"] = replay_bytes(default_ring, task.frame_shape) / 2**30
+    out["amp"] = model.amp
+    out["differs_from_default_run"] = differences(cfg, k, capacity, default_ring, model.amp)
     return out
+
+
+def differences(cfg, k: int, capacity: int, default_ring: int, amp: bool) -> list[str]:
+    """How the run section differs from `python -m glamor_mini.run atari` (module docstring)."""
+    return [
+        f"updates from the first trajectory (default: none before learning_starts="
+        f"{cfg.learning_starts:,} steps)",
+        f"epsilon 0.5 throughout (default: {cfg.eps_start} -> {cfg.eps_final} over "
+        f"{cfg.eps_steps:,} steps)",
+        f"{k} envs (default: n_envs={cfg.n_envs})",
+        f"no evaluation (default: {cfg.n_eval_goals} goals x {cfg.eval_episodes} episodes "
+        f"closed-loop every {cfg.eval_every:,} steps)",
+        f"no checkpoints or logs (default: a weights-only checkpoint every "
+        f"{cfg.checkpoint_every:,} steps)",
+        f"replay ring {capacity:,} frames (default: {default_ring:,} frames)",
+        f"encoders in {'bf16' if amp else 'float32'} (default: float32; --set amp=true: bf16)",
+        "one run alone on the device (Table 1: 1 / --gpus_per_run runs share a GPU)",
+    ]
+
+
+def eval_upper_bound_minutes(cfg, horizon: int, closed_loop_steps_per_s: float) -> float:
+    """A default run's evaluations at the measured closed-loop rate, every episode lasting T."""
+    n_evals = -(-cfg.total_steps // cfg.eval_every) if cfg.eval_every else 1
+    steps = n_evals * cfg.n_eval_goals * cfg.eval_episodes * horizon
+    return steps / max(closed_loop_steps_per_s, 1e-9) / 60
 
 
 # ----------------------------------------------------------------------------------- main
@@ -408,6 +458,12 @@ def main(argv: list[str] | None = None) -> dict:
         help="run the paper's sizes on a CPU (slow: for a per-run cost estimate without a GPU)",
     )
     p.add_argument("--update-steps", type=int, default=0, help="timed updates (default 30)")
+    p.add_argument(
+        "--amp",
+        action="store_true",
+        help="collection and run sections with the encoders in bf16 (Config.amp=True); "
+        "default: the preset's float32",
+    )
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     if args.threads:
@@ -417,7 +473,7 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cpu" and not args.quick and not args.paper_on_cpu:
         print("no GPU: running the CPU smoke mode (--quick); paper sizes need a GPU")
         args.quick = True
-    s = sizes(args.quick, args.update_steps)
+    s = sizes(args.quick, args.update_steps, args.amp)
     k = args.envs or max(1, (os.cpu_count() or 2) - 1)
     if args.quick:
         k = min(k, 2)
@@ -445,6 +501,16 @@ def main(argv: list[str] | None = None) -> dict:
             failed = True
         result[name]["section_seconds"] = time.perf_counter() - t0
         print(f"== {name}: " + json.dumps(result[name], default=str), flush=True)
+    closed = result.get("collection", {}).get("closed_loop_agent_steps_per_s")
+    if "estimate_500k_steps_minutes" in result.get("run", {}):
+        run = result["run"]
+        if closed:
+            extra = eval_upper_bound_minutes(s.cfg, s.horizon, closed)
+            run["eval_upper_bound_minutes"] = extra
+            print(f"a default run's evaluations add at most {extra:.0f} min")
+        print("the run section differs from a default run (python -m glamor_mini.run atari):")
+        for line in run["differs_from_default_run"]:
+            print(f"  - {line}")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "gpu_bench.json"
     path.write_text(json.dumps(result, indent=2, default=str))

@@ -22,7 +22,8 @@ from glamor_mini.config import Config, ConfigError
 # gamma 0.5, 50 trials, clip -3.15, an MLP encoder. Budgets are smaller than the authors' (their run
 # took ~60k steps) so that `make demo` finishes in about 60-75 s on a 2-core CPU (docs/results.md).
 # The paper's Fig. 5 / App. A.3 hyperparameters, shared by the pixel presets (sized for a GPU box:
-# a 1e6-frame buffer of 104x80 frames is 8.3 GB).
+# a 1e6-frame buffer of 104x80 frames is 8.3 GB; a 500k-step run allocates what it writes,
+# replay.ring_frames: 4.25 GB on Atari).
 _PAPER_PIXELS: dict[str, Any] = dict(
     frame_stack=4,
     gamma=0.99,

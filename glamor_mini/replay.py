@@ -4,8 +4,8 @@ Storage: a circular buffer of *frames*. A trajectory with L actions is written a
 slots: the frames of s_0 .. s_L (the final observation included) and the actions a_0 .. a_{L-1}
 (-1 in the final slot). Each frame is stored ONCE: the frame stack of s_t is rebuilt from the slots
 t - stack + 1 .. t, repeating the trajectory's first frame where the stack would cross its start.
-Per slot we keep two int16 offsets (to the trajectory's first and final frame), so a 104x80 Atari
-frame costs 8,320 + 2 + 4 = 8,326 bytes a slot.
+Per slot we keep two int16 offsets (to the trajectory's first and final frame) and an int32 goal
+index, so a 104x80 Atari frame costs 8,320 + 2 + 4 + 4 = 8,330 bytes a slot.
 
 Sampling (Eq. 9's dataset D of (s_1, a_1..a_{k-1}, s_k) tuples, i.e. hindsight relabelling):
     t ~ uniform over every stored frame of every intact trajectory (final frames included)
@@ -17,9 +17,16 @@ Trajectories are written whole (the collector stages each one until it ends), so
 in the ring is complete; when the write head overwrites the oldest trajectory, the rest of it is
 dropped from the sampling window at once.
 
+Size: `capacity` (Config.buffer_size) is the ring's length: positions wrap modulo it, so it alone
+decides what is overwritten and sampled. Memory is allocated for `reserve` frames (the Trainer
+passes `ring_frames(cfg)`: what the run writes if its trajectories are full length, e.g. 510,008
+frames, 4.2 GB, for a 500k-step Atari run whose buffer_size is 1e6) and grows in steps of 25%,
+up to `capacity`, only if the run writes more (shorter trajectories). Until the ring is full no
+slot wraps, so a smaller allocation changes nothing that is stored, sampled or checkpointed.
+
 Device: `device=` puts the whole ring, its offsets and its generator on one device. On a GPU
-(~8.5 GB for the paper's 1e6 Atari steps) every sampled batch is then built where it is trained
-on, without a host copy or sync; writing a trajectory is one host-to-device copy of its frames.
+every sampled batch is then built where it is trained on, without a host copy or sync; writing a
+trajectory is one host-to-device copy of its frames.
 """
 
 from __future__ import annotations
@@ -31,13 +38,28 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glamor_mini.resources import check_memory
+from glamor_mini.resources import check_memory, memory_lock
 
 
 def replay_bytes(capacity: int, frame_shape: tuple[int, ...]) -> int:
     """Bytes a ReplayBuffer of `capacity` frames holds: each slot stores one uint8 frame, an
-    int16 action and two int16 offsets (module docstring)."""
-    return int(capacity) * (int(np.prod(frame_shape)) + 3 * 2)
+    int16 action, two int16 offsets and an int32 goal index (module docstring)."""
+    return int(capacity) * (int(np.prod(frame_shape)) + 3 * 2 + 4)
+
+
+def ring_frames(total_steps: int, buffer_size: int, horizon: int, n_envs: int = 1) -> int:
+    """Frames a run of total_steps agent steps writes into its ring when every trajectory has
+    `horizon` actions, capped at buffer_size: the collector overshoots total_steps by at most
+    n_envs - 1 steps (it steps every env at once), and each trajectory adds its final frame.
+    The Trainer allocates this much; shorter trajectories grow the ring (ReplayBuffer.reserve).
+    """
+    if min(total_steps, buffer_size, horizon, n_envs) < 1:
+        raise ValueError(
+            f"total_steps={total_steps}, buffer_size={buffer_size}, horizon={horizon} and "
+            f"n_envs={n_envs} must all be >= 1"
+        )
+    steps = int(total_steps) + int(n_envs) - 1
+    return min(int(buffer_size), steps + -(-steps // int(horizon)))
 
 
 @dataclass
@@ -67,6 +89,7 @@ class ReplayBuffer:
 
     capacity: frames (= agent steps + one final frame per trajectory)
     frame_shape: (c, H, W) of ONE frame; frame_stack: frames per observation; horizon: T
+    reserve: frames to allocate now (default capacity); more are allocated when written
     """
 
     def __init__(
@@ -78,6 +101,7 @@ class ReplayBuffer:
         seed: int = 0,
         pin_memory: bool = False,
         device: torch.device | str = "cpu",
+        reserve: int | None = None,
     ):
         """pin_memory is accepted and ignored (a pinned 8 GB ring bought nothing: batches are
         gathered into fresh pageable tensors); pass device='cuda' to keep the ring on the GPU."""
@@ -85,29 +109,53 @@ class ReplayBuffer:
             raise ValueError(f"capacity={capacity} cannot hold one trajectory of {horizon} steps")
         if horizon >= 2**15:
             raise ValueError("horizon must be < 32768 (offsets are stored as int16)")
-        dev = torch.device(device)
-        need = replay_bytes(capacity, frame_shape)
-        what = f"a replay buffer of {int(capacity):,} frames of shape {tuple(frame_shape)}"
-        if dev.type == "cpu":  # before allocating: a clear line instead of the allocator's
-            check_memory(need, what, "lower --buffer_size")
-        elif dev.type == "cuda":
-            free = torch.cuda.mem_get_info(dev)[0]
-            check_memory(need, what + f" on {dev}", "lower --buffer_size", available=free)
+        if reserve is not None and reserve < 1:
+            raise ValueError(f"reserve={reserve}: expected frames >= 1 (or None: capacity)")
         self.capacity = int(capacity)
         self.frame_shape = tuple(frame_shape)
         self.frame_stack = int(frame_stack)
         self.horizon = int(horizon)
-        self.device = dev
-        self.frames = torch.zeros((self.capacity, *self.frame_shape), dtype=torch.uint8, device=dev)
-        self.actions = torch.full((self.capacity,), -1, dtype=torch.int16, device=dev)
-        self.to_start = torch.zeros(self.capacity, dtype=torch.int16, device=dev)  # t - first
-        self.to_end = torch.zeros(self.capacity, dtype=torch.int16, device=dev)  # final frame - t
-        self.goal_idx = torch.full((self.capacity,), -1, dtype=torch.int32, device=dev)
-        """Per slot: index (in the training goal set) of the goal the trajectory was collected
-        toward, -1 when unknown. GLAMOR and GCSL relabel and never read it; DISCERN does."""
+        self.device = torch.device(device)
+        self.rows = 0  # frames allocated: slots 0 .. rows - 1 (all of the ring once full)
+        self._grow(min(self.capacity, int(reserve or capacity)))
         self.total = 0  # frames ever written (absolute write position)
         self._starts: deque[int] = deque()  # absolute start of every trajectory in the ring
-        self.generator = torch.Generator(device=dev).manual_seed(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    # ---------------------------------------------------------------------------------- storage
+    def _grow(self, rows: int) -> None:
+        """Allocate `rows` slots, keeping the first self.rows. Memory is checked and allocated
+        under resources.memory_lock, so runs starting together see each other's rings."""
+        dev = self.device
+        need = replay_bytes(rows, self.frame_shape)
+        what = f"a replay buffer of {rows:,} frames of shape {self.frame_shape}"
+        hint = "lower --buffer_size"
+        with memory_lock():
+            if dev.type == "cpu":  # before allocating: a clear line instead of the allocator's
+                check_memory(need, what, hint)
+            elif dev.type == "cuda":
+                free = torch.cuda.mem_get_info(dev)[0]
+                check_memory(need, what + f" on {dev}", hint, available=free)
+            new = {
+                "frames": torch.zeros((rows, *self.frame_shape), dtype=torch.uint8, device=dev),
+                "actions": torch.full((rows,), -1, dtype=torch.int16, device=dev),
+                "to_start": torch.zeros(rows, dtype=torch.int16, device=dev),  # t - first
+                "to_end": torch.zeros(rows, dtype=torch.int16, device=dev),  # final frame - t
+                "goal_idx": torch.full((rows,), -1, dtype=torch.int32, device=dev),
+                # goal_idx, per slot: index (in the training goal set) of the goal the trajectory
+                # was collected toward, -1 when unknown; GLAMOR and GCSL never read it
+            }
+        for name, tensor in new.items():
+            if self.rows:
+                tensor[: self.rows] = getattr(self, name)
+            setattr(self, name, tensor)
+        self.rows = rows
+
+    def _make_room(self, end: int) -> None:
+        """Before writing up to absolute position `end`: grow (by 25% at least) while the ring is
+        not yet fully allocated. Positions stay slots (no wrap) until rows == capacity."""
+        if end > self.rows and self.rows < self.capacity:
+            self._grow(min(self.capacity, max(end, self.rows + self.rows // 4)))
 
     # ---------------------------------------------------------------------------------- writing
     def add_trajectory(
@@ -129,6 +177,7 @@ class ReplayBuffer:
             )
         if n - 1 > self.horizon:
             raise ValueError(f"trajectory has {n - 1} actions; the horizon is {self.horizon}")
+        self._make_room(self.total + n)
         # one host-to-device copy per tensor of the trajectory, then writes on the device
         dev = self.device
         frames = frames.to(dev, non_blocking=True)
@@ -175,7 +224,7 @@ class ReplayBuffer:
     def _gather(self, slots: Tensor) -> Tensor:
         """frames[slots] for any index shape, via index_select on a flat view (about 10x faster
         than advanced indexing for 104x80 frames)."""
-        flat = self.frames.view(self.capacity, -1).index_select(0, slots.reshape(-1))
+        flat = self.frames.view(self.rows, -1).index_select(0, slots.reshape(-1))
         return flat.view(*slots.shape, *self.frame_shape)
 
     def sample_positions(self, batch_size: int, with_action: bool = False) -> Tensor:
@@ -232,7 +281,8 @@ class ReplayBuffer:
         goal = self._gather((t_abs + k) % self.capacity)
         steps = torch.arange(self.horizon, device=dev)
         a_idx = (t_abs.unsqueeze(1) + steps.unsqueeze(0)) % self.capacity
-        acts = self.actions[a_idx].long()
+        # slots past k are masked below; clamped, they stay inside a ring not yet fully allocated
+        acts = self.actions[a_idx.clamp_(max=self.rows - 1)].long()
         acts = torch.where(steps.unsqueeze(0) < k.unsqueeze(1), acts, torch.full_like(acts, -1))
         return Batch(obs, goal, acts, k)
 
@@ -264,6 +314,7 @@ class ReplayBuffer:
                     f"replay state has {key}={state[key]}, buffer has {getattr(self, key)}"
                 )
         used = state["frames"].shape[0]
+        self._make_room(used)
         self.frames[:used] = state["frames"]
         self.actions[:used] = state["actions"]
         self.to_start[:used] = state["to_start"]

@@ -1,10 +1,69 @@
-"""Memory checks before big allocations: a clear error with the estimate instead of a traceback
-from the allocator (or the OOM killer) after minutes of setup."""
+"""What a run may use of the machine it shares with other runs.
+
+Memory: checks before big allocations, a clear error with the estimate instead of a traceback
+from the allocator (or the OOM killer) after minutes of setup. Runs that start together on one
+host take `memory_lock()` around check + allocation, so each sees the memory the others took
+(torch.zeros commits its pages while the lock is held); without it, several runs read the same
+free memory, all pass, and together overcommit.
+
+CPUs: `cpu_share()` is the number of cores this run may use: GLAMOR_CPUS when a job executor set
+it (the CPUs the job asked its scheduler for), else the cores this process may run on. The vector
+envs (envs/vec.py) size their worker processes by it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+CPUS_ENV = "GLAMOR_CPUS"
+"""Environment variable: the CPUs a job was granted (set by experiments/executor.py)."""
+
+
+def cpu_share() -> int:
+    """Cores this run may use: int(GLAMOR_CPUS) when set (at least 1), else the cores this
+    process may be scheduled on (os.sched_getaffinity, else os.cpu_count())."""
+    text = os.environ.get(CPUS_ENV, "").strip()
+    if text:
+        try:
+            return max(1, int(float(text)))
+        except ValueError:
+            raise ValueError(
+                f"{CPUS_ENV}={text!r} is not a number; set it to the CPUs this run may use "
+                "(e.g. 4) or unset it"
+            ) from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def lock_file() -> Path:
+    """The memory lock's file: one per user in the temp folder."""
+    uid = getattr(os, "getuid", lambda: "")()
+    return Path(tempfile.gettempdir()) / f"glamor-mini-memory-{uid}.lock"
+
+
+@contextlib.contextmanager
+def memory_lock(path: str | Path | None = None) -> Iterator[None]:
+    """Hold a host-wide lock (an flock on a file in the temp folder) while checking free memory
+    and allocating, so that runs starting together do not all count the same free memory. On
+    systems without fcntl (Windows) it does nothing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not Linux/macOS
+        yield
+        return
+    path = Path(path) if path is not None else lock_file()
+    with open(path, "a+b") as fh:  # noqa: PTH123 - kept open for the lock's lifetime
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def available_memory_bytes() -> int | None:
@@ -46,4 +105,12 @@ def check_memory(need: int, what: str, hint: str, available: int | None = None) 
         )
 
 
-__all__ = ["InsufficientMemoryError", "available_memory_bytes", "check_memory", "format_bytes"]
+__all__ = [
+    "CPUS_ENV",
+    "InsufficientMemoryError",
+    "available_memory_bytes",
+    "check_memory",
+    "cpu_share",
+    "format_bytes",
+    "memory_lock",
+]

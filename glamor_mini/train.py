@@ -41,7 +41,7 @@ from glamor_mini.console import ConsoleLog, Interrupted, exit_code, sigterm_as_i
 from glamor_mini.envs import make_task
 from glamor_mini.evaluate import EvalResult, eval_from_json, eval_row
 from glamor_mini.policies import EpsilonGreedy, LinearSchedule
-from glamor_mini.replay import ReplayBuffer
+from glamor_mini.replay import ReplayBuffer, ring_frames
 from glamor_mini.resolve import resolve_config
 from glamor_mini.rollout import Collector
 from glamor_mini.rundir import CSV_COLUMNS, RunDir, RunDirError, progress_row, provenance
@@ -81,6 +81,7 @@ class Trainer:
             cfg.horizon,
             seed=seed_offset(cfg.seed, "replay"),
             device=self.device,  # on a GPU the ring lives there: batches need no copy
+            reserve=ring_frames(cfg.total_steps, cfg.buffer_size, self.task.horizon, cfg.n_envs),
         )
         self.eps_schedule = LinearSchedule(cfg.eps_start, cfg.eps_final, cfg.eps_steps)
         self.policy = collection_policy(cfg, self.agent, self.task.n_actions)

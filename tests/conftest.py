@@ -44,14 +44,15 @@ def tiny_grid_config(tiny_layout) -> Callable[..., Config]:
 
 @pytest.fixture
 def workers_match_serial(monkeypatch) -> Callable[..., None]:
-    """check(task, actions, steps): task.make_vec_env(2) as on a 16-core machine (one worker
-    process per env) resets and steps exactly like the in-process one on this machine."""
+    """check(task, actions, steps): task.make_vec_env(2) with a 16-core CPU share (one worker
+    process per env) resets and steps exactly like the in-process one with a 1-core share."""
 
     def check(task, actions: list[int], steps: int) -> None:
         from glamor_mini.envs import vec as vec_module
 
+        monkeypatch.setenv("GLAMOR_CPUS", "1")
         serial = task.make_vec_env(2, seed=1)
-        monkeypatch.setattr(vec_module.os, "cpu_count", lambda: 16)
+        monkeypatch.setenv("GLAMOR_CPUS", "16")
         workers = task.make_vec_env(2, seed=1)
         assert isinstance(serial, vec_module.SerialVecEnv)
         assert isinstance(workers, vec_module.SubprocVecEnv)

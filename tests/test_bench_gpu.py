@@ -38,3 +38,8 @@ def test_gpu_bench_quick_on_cpu_writes_every_section(tmp_path):
     shares = [run[k] for k in run if k.startswith("share_")]
     assert 0.5 < sum(shares) <= 1.01
     assert result["run"]["agent_steps"] == run["agent_steps"]
+    # the estimate says how it differs from a default run, with that run's settings
+    differs = " | ".join(run["differs_from_default_run"])
+    assert "learning_starts=32" in differs and "no evaluation" in differs, differs
+    assert run["amp"] is False, "the preset's float32 unless --amp"
+    assert run["eval_upper_bound_minutes"] > 0 and run["default_ring_gib"] > 0

@@ -62,17 +62,17 @@ def test_presets_do_not_warn(preset):
 
 # ---------------------------------------------------------------------- memory
 def test_replay_refuses_before_allocating_and_states_the_size():
-    # 1e12 frames of 2x9x9 = 1e12 * (162 + 6) bytes; allocating would raise the allocator's
+    # 1e12 frames of 2x9x9 = 1e12 * (162 + 6 + 4) bytes; allocating would raise the allocator's
     # RuntimeError (or get the process killed) instead of this error.
-    assert replay_bytes(10**12, (2, 9, 9)) == 168 * 10**12
-    with pytest.raises(InsufficientMemoryError, match=r"needs 152\.8 TiB.*lower --buffer_size"):
+    assert replay_bytes(10**12, (2, 9, 9)) == 172 * 10**12
+    with pytest.raises(InsufficientMemoryError, match=r"needs 156\.4 TiB.*lower --buffer_size"):
         ReplayBuffer(10**12, (2, 9, 9), horizon=6)
 
 
 def test_replay_bytes_matches_the_allocated_tensors():
     buf = ReplayBuffer(100, (3, 5, 4), frame_stack=2, horizon=6)
-    held = sum(t.numel() * t.element_size() for t in (buf.frames, buf.actions, buf.to_start))
-    held += buf.to_end.numel() * buf.to_end.element_size()
+    parts = (buf.frames, buf.actions, buf.to_start, buf.to_end, buf.goal_idx)
+    held = sum(t.numel() * t.element_size() for t in parts)
     assert replay_bytes(100, (3, 5, 4)) == held
 
 
@@ -86,10 +86,13 @@ def test_check_memory_compares_with_what_is_available():
 def test_buffer_size_1e12_via_cli_is_one_line_and_writes_nothing(tmp_path, capsys):
     from glamor_mini.run import main
 
+    # the ring is allocated for what the run can write (replay.ring_frames): a 1e12-frame
+    # buffer_size alone costs nothing, with total_steps=1e12 too it is refused
     out = tmp_path / "run"
-    assert main(["debug", "--buffer_size", "1e12", "--out", str(out)]) == 2
+    argv = ["debug", "--buffer_size", "1e12", "--total_steps", "1e12", "--out", str(out)]
+    assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "needs 152.8 TiB" in err
+    assert err.count("\n") == 1 and "needs 156.4 TiB" in err, err
     assert not out.exists()
 
 

@@ -121,3 +121,57 @@ def test_each_atari_frame_stored_once():
     buf = ReplayBuffer(64, (1, 104, 80), frame_stack=4, horizon=50)
     assert buf.nbytes_per_step() <= 8.5 * 1024
     assert buf.frames.shape == (64, 1, 104, 80)
+
+
+# ---------------------------------------------------------------------- ring size (reserve)
+def test_ring_frames_of_a_paper_scale_atari_run_without_allocating():
+    """The `atari` preset (500k steps, buffer_size 1e6, T = 50, 8 envs) writes at most 500,007
+    agent steps in full-length trajectories: 500,007 + 10,001 final frames = 510,008 frames,
+    4.25 GB instead of the 8.33 GB of the whole buffer_size."""
+    from glamor_mini.replay import replay_bytes, ring_frames
+    from glamor_mini.resolve import make_config
+
+    cfg = make_config("atari")
+    rows = ring_frames(cfg.total_steps, cfg.buffer_size, cfg.horizon, cfg.n_envs)
+    assert rows == 500_007 + 10_001 == 510_008
+    assert replay_bytes(rows, (1, 104, 80)) == 510_008 * 8_330  # 4.25e9 bytes
+    assert replay_bytes(cfg.buffer_size, (1, 104, 80)) == 8_330_000_000
+    assert ring_frames(10**6, 1000, 50, 8) == 1000, "never above buffer_size"
+    with pytest.raises(ValueError, match="must all be >= 1"):
+        ring_frames(0, 1000, 50)
+
+
+def test_a_reserved_ring_grows_and_stores_samples_and_saves_as_the_full_one():
+    """reserve only delays allocation: with short trajectories (more final frames than the
+    estimate) the ring grows, wraps at capacity, and every sample and state equals the fully
+    allocated buffer's."""
+    full = ReplayBuffer(300, (1, 2, 3), frame_stack=2, horizon=6, seed=3)
+    lazy = ReplayBuffer(300, (1, 2, 3), frame_stack=2, horizon=6, seed=3, reserve=40)
+    assert lazy.rows == 40 and lazy.frames.shape[0] == 40
+    sizes = []
+    for n_traj in (10, 30, 200):  # before growing, while growing, after wrapping
+        fill(full, n_traj, seed=n_traj)
+        fill(lazy, n_traj, seed=n_traj)
+        sizes.append(lazy.rows)
+        a, b = full.sample(64), lazy.sample(64)
+        for x, y in zip(a.__dict__.values(), b.__dict__.values(), strict=True):
+            assert torch.equal(x, y)
+    assert sizes[0] < sizes[1] <= 300 and sizes[2] == 300, sizes
+    sa, sb = full.state_dict(), lazy.state_dict()
+    for key in sa:
+        assert (
+            str(sa[key]) == str(sb[key])
+            if not torch.is_tensor(sa[key])
+            else torch.equal(sa[key], sb[key])
+        ), key
+
+
+def test_loading_a_state_into_a_small_reserve_grows_it():
+    """Resuming: a checkpointed replay of 150 frames loads into a buffer that reserved 20."""
+    src = ReplayBuffer(300, (1, 2, 3), frame_stack=2, horizon=6, seed=1)
+    fill(src, 40)
+    dst = ReplayBuffer(300, (1, 2, 3), frame_stack=2, horizon=6, seed=9, reserve=20)
+    dst.load_state_dict(src.state_dict())
+    assert dst.rows >= src.total and dst.size == src.size
+    a, b = src.sample(32), dst.sample(32)
+    assert torch.equal(a.obs, b.obs) and torch.equal(a.actions, b.actions)

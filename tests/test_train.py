@@ -156,3 +156,17 @@ def test_learning_rate_decays_linearly_to_lr_final(tmp_path):
     assert constant.agent.optimizer.param_groups[0]["lr"] == 1e-3
     constant.collector.close()
     assert make_config("gridworld").lr_final == 5e-5
+
+
+def test_the_ring_is_allocated_for_what_the_run_writes(tmp_path):
+    """buffer_size 1e6 but 400 steps: the Trainer allocates replay.ring_frames (what full-length
+    trajectories would write), and the run's shorter episodes grow it as needed."""
+    from glamor_mini.replay import ring_frames
+    from glamor_mini.train import Trainer
+
+    cfg = make_config("debug", total_steps=400, buffer_size=1_000_000, log_every=400)
+    trainer = Trainer(cfg, tmp_path / "run")
+    expect = ring_frames(400, 1_000_000, trainer.task.horizon, cfg.n_envs)
+    assert trainer.replay.rows == expect < 1000 and trainer.replay.capacity == 1_000_000
+    trainer.run()
+    assert trainer.replay.rows >= trainer.replay.total > 400

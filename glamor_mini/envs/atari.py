@@ -42,8 +42,9 @@ Labels
     with their ranges, one file per game, seed and kind (``Config.goal_dir``).
 
 Vectorised collection
-    ``make_vec_env`` returns a ``SubprocVecEnv`` (one process per env, stepped in parallel) when
-    the machine has more than 2 cores, else a ``SerialVecEnv``: an agent step costs ~0.5 ms of
+    ``make_vec_env`` returns a ``SubprocVecEnv`` (worker processes stepped in parallel, one per
+    core of the run's CPU share but one: ``vec.env_workers``) when the share is above 2 cores,
+    else a ``SerialVecEnv``: an agent step costs ~0.5 ms of
     emulation, so on 2 cores processes would only add pickling. ale-py's threaded
     ``AtariVectorEnv`` cannot be used: it returns pixels only (no RAM, so no labels to judge goals
     by), offers ``noop_max`` but no minimum number of no-ops (MsPacman), and stacks frames itself.
@@ -256,7 +257,7 @@ class AtariTask(RolloutGoalsMixin):
         return AtariSuiteEnv(self.game, sticky=self.sticky)
 
     def make_vec_env(self, n: int, seed: int = 0) -> SerialVecEnv | SubprocVecEnv:
-        """n envs: in subprocesses on machines with more than 2 cores, else in this process
+        """n envs: in subprocesses when the run's CPU share is above 2 cores, else in this process
         (see the module docstring for why not AtariVectorEnv). The collector seeds each slot's
         first reset; `seed` only seeds the no-op generators."""
         makers = [

@@ -25,16 +25,19 @@ Goals
     task and seed under `Config.goal_dir`.
 Rendering
     Headless: MUJOCO_GL=egl unless the user set MUJOCO_GL (osmesa is tried when EGL cannot start);
-    it must be set before dm_control is imported, which this module does lazily. `shadows=False`
-    switches MuJoCo's shadow pass off (2-3x faster on a CPU): images are the same except that the
-    dark shadow cast by each body (cart, pole, cup, arm) is missing. Measured after reset(seed=1):
-    cartpole and manipulator, < 0.5% of the pixels differ by more than 8 grey levels; ball_in_cup,
-    23% (the cup's shadow falls on the backdrop; at most 27 levels). Frames/s with -> without
-    shadows on a shared 2-core CPU: cartpole 29 -> 76, point_mass 24 -> 255, manipulator 17 -> 62.
+    it must be set before dm_control is imported, which this module does lazily. With EGL, the
+    GPU is the first one CUDA_VISIBLE_DEVICES names (envs/egl.py sets MUJOCO_EGL_DEVICE_ID).
+    `shadows=False` switches MuJoCo's shadow pass off (2-3x faster on a CPU): images are the same
+    except that the dark shadow cast by each body (cart, pole, cup, arm) is missing. Measured
+    after reset(seed=1): cartpole and manipulator, < 0.5% of the pixels differ by more than 8
+    grey levels; ball_in_cup, 23% (the cup's shadow falls on the backdrop; at most 27 levels).
+    Frames/s with -> without shadows on a shared 2-core CPU: cartpole 29 -> 76, point_mass
+    24 -> 255, manipulator 17 -> 62.
 Collection
-    `make_vec_env(n)` runs n envs in subprocesses on machines with more than 2 cores, else in this
-    process (bench/dmc_env.py). `without_pixels()` gives envs that skip rendering, for policies
-    that never look at pixels (the random-policy floor, glamor_mini.floor).
+    `make_vec_env(n)` runs n envs in subprocesses when the run's CPU share is above 2 cores
+    (`vec.env_workers`), else in this process (bench/dmc_env.py). `without_pixels()` gives envs
+    that skip rendering, for policies that never look at pixels (the random-policy floor,
+    glamor_mini.floor).
 """
 
 from __future__ import annotations
@@ -109,6 +112,10 @@ def _suite() -> Any:
     errors = []
     for backend in backends:
         os.environ["MUJOCO_GL"] = backend
+        if backend == "egl":  # render on the GPU CUDA_VISIBLE_DEVICES names (envs/egl.py)
+            from glamor_mini.envs.egl import pin_egl_device
+
+            pin_egl_device()
         try:
             from dm_control import suite
 
@@ -283,7 +290,7 @@ class DmcTask(RolloutGoalsMixin):
         return blind
 
     def make_vec_env(self, n: int, seed: int = 0):
-        """Subprocess workers when n > 1 and the machine has more than 2 cores, else the envs in
+        """Subprocess workers when n > 1 and the run's CPU share is above 2 cores, else the envs in
         this process. Rendering is CPU-bound, but llvmpipe already spreads each frame over the
         cores, and on a 2-core machine bench/dmc_env.py measured no gain from workers."""
         if use_workers(n):

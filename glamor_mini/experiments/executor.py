@@ -8,8 +8,10 @@ crash or Ctrl-C completes only what is missing.
 
 Backends
   'ray'     (default) one Ray task per job, asking for the job's resources (`num_cpus`,
-            `num_gpus` fractions). Without `address` an embedded local Ray is started, sized to
-            the machine (no set-up on a laptop); address='auto' or 'HOST:PORT' joins a running
+            `num_gpus` fractions); the job's process gets GLAMOR_CPUS = its CPUs, so that its
+            env workers fit in what it asked for (resources.cpu_share, envs/vec.py). Without
+            `address` an embedded local Ray is started, sized to the machine (no set-up on a
+            laptop); address='auto' or 'HOST:PORT' joins a running
             cluster (every node needs this package installed and the output folder on a shared
             filesystem). A task that raises is reported with its run dir and error; the others
             finish. Ray retries a task whose worker died (OOM, preemption): it resumes.
@@ -19,6 +21,7 @@ Backends
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -110,10 +113,24 @@ def ray_job_config(job: Job) -> dict:
     return cfg
 
 
-def run_job(kind: str, cfg_dict: dict, run_dir: str) -> dict:
-    """Execute one job (in a Ray worker or in this process); returns its summary."""
-    from glamor_mini.config import Config
+def default_cpus_per_run(gpus_per_run: float, n_gpus: int, cores: int) -> int:
+    """CPUs per training run that share a machine's cores among the runs its GPUs hold at
+    once (n_gpus / gpus_per_run of them); 1 without GPUs (then every core holds a run)."""
+    if gpus_per_run <= 0 or n_gpus <= 0:
+        return 1
+    runs = max(1, math.floor(n_gpus / gpus_per_run + 1e-9))
+    return max(1, cores // runs)
 
+
+def run_job(kind: str, cfg_dict: dict, run_dir: str, num_cpus: float | None = None) -> dict:
+    """Execute one job (in a Ray worker or in this process); returns its summary. num_cpus:
+    the CPUs the job was granted, exported as GLAMOR_CPUS for the job's env workers (None: this
+    process's share is left as it is)."""
+    from glamor_mini.config import Config
+    from glamor_mini.resources import CPUS_ENV
+
+    if num_cpus is not None:
+        os.environ[CPUS_ENV] = str(max(1, math.floor(num_cpus)))
     cfg = Config.from_dict(cfg_dict)
     if kind == "train":
         from glamor_mini.train import train
@@ -233,8 +250,11 @@ def _one_line(err: BaseException) -> str:
 
 
 def start_ray(address: str | None = None) -> None:
-    """Join `address`, or start an embedded local Ray sized to this machine."""
+    """Join `address`, or start an embedded local Ray sized to this machine (its CPU share:
+    resources.cpu_share, and its visible GPUs)."""
     import ray
+
+    from glamor_mini.resources import cpu_share
 
     if ray.is_initialized():
         return
@@ -252,7 +272,7 @@ def start_ray(address: str | None = None) -> None:
     env = {k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "MUJOCO_GL")}
     try:
         ray.init(
-            num_cpus=os.cpu_count() or 1,
+            num_cpus=cpu_share(),
             num_gpus=gpus,
             runtime_env={"env_vars": env} if env else None,
             **kw,
@@ -277,7 +297,7 @@ def _run_ray(todo, address, say, status_every, max_retries, stream) -> list[JobR
             max_retries=max_retries,
             retry_exceptions=False,
             name=job.name,
-        ).remote(job.kind, ray_job_config(job), str(d))
+        ).remote(job.kind, ray_job_config(job), str(d), job.num_cpus)
         refs[ref] = (job, d)
     tty = hasattr(stream, "isatty") and stream.isatty()
     every = status_every if status_every is not None else (15.0 if tty else 60.0)
@@ -341,6 +361,7 @@ __all__ = [
     "BACKENDS",
     "Job",
     "add_executor_arguments",
+    "default_cpus_per_run",
     "JobReport",
     "execute",
     "run_job",

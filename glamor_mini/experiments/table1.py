@@ -37,8 +37,14 @@ from glamor_mini.agents import AGENTS
 from glamor_mini.config import ConfigError, add_set_argument, parse_set
 from glamor_mini.envs import SUITES, Suite
 from glamor_mini.experiments.common import save_figure, write_csv
-from glamor_mini.experiments.executor import Job, add_executor_arguments, execute
+from glamor_mini.experiments.executor import (
+    Job,
+    add_executor_arguments,
+    default_cpus_per_run,
+    execute,
+)
 from glamor_mini.resolve import make_config
+from glamor_mini.resources import cpu_share
 
 SCALES = ("paper", "cpu", "tiny")
 
@@ -92,8 +98,10 @@ def build_jobs(
     scale: str,
     overrides: dict[str, Any] | None = None,
     gpus_per_run: float = 0.0,
+    cpus_per_run: float = 1.0,
 ) -> list[Job]:
-    """The training jobs (env x algo x seed) and floor jobs (env x seed) of one table."""
+    """The training jobs (env x algo x seed) and floor jobs (env x seed) of one table; each
+    training job asks for cpus_per_run CPUs (its env workers fit in them: envs/vec.py)."""
     suite = suite_key(suite)
     spec = table1_suites()[suite]
     if scale not in SCALES:
@@ -125,7 +133,7 @@ def build_jobs(
                         f"{suite}/{slug(env)}/{algo}/seed{seed}",
                         cfg,
                         "train",
-                        num_cpus=1.0,
+                        num_cpus=cpus_per_run,
                         num_gpus=gpus_per_run,
                         labels={**labels, "algo": algo_name(algo)},
                     )
@@ -365,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPU share per training run "
         "(default: 0.25 at --scale paper when a GPU is visible, else 0)",
     )
+    p.add_argument(
+        "--cpus_per_run",
+        type=float,
+        default=None,
+        help="CPUs per training run, its env workers included (default: with GPUs and no "
+        "--address, the cores shared among the runs the GPUs hold at once, else 1)",
+    )
     add_set_argument(p, "override Config fields for every run")
     p.add_argument("--aggregate-only", action="store_true", help="only write tables/figures")
     p.add_argument("--dry-run", action="store_true", help="list the jobs and exit")
@@ -378,14 +393,18 @@ def main(argv: list[str] | None = None) -> int:
         args.suite = suite_key(args.suite)
         envs = args.envs or list(paper_envs(args.suite))
         overrides = parse_set(args.set)
-        gpus = args.gpus_per_run
-        if gpus is None:
-            gpus = 0.0
-            if args.scale == "paper":
-                import torch
+        gpus, cpus = args.gpus_per_run, args.cpus_per_run
+        if gpus is None or (cpus is None and gpus > 0 and args.address is None):
+            import torch
 
-                gpus = 0.25 if torch.cuda.is_available() else 0.0
-        jobs = build_jobs(args.suite, envs, args.algos, args.seeds, args.scale, overrides, gpus)
+            n_gpus = torch.cuda.device_count()
+            if gpus is None:
+                gpus = 0.25 if args.scale == "paper" and n_gpus else 0.0
+            if cpus is None and args.address is None:
+                cpus = default_cpus_per_run(gpus, n_gpus, cpu_share())
+        jobs = build_jobs(
+            args.suite, envs, args.algos, args.seeds, args.scale, overrides, gpus, cpus or 1.0
+        )
     except (ConfigError, ValueError) as err:
         print(f"error: {err} (see --help)", file=sys.stderr)
         return 2
