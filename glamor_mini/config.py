@@ -14,9 +14,9 @@ import dataclasses
 import inspect
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -53,9 +53,9 @@ class Config:
     """DISCERN only: share of sampled transitions whose goal becomes their final frame (HER)."""
     discern_target_period: int = 0
     """DISCERN only: gradient updates between copies of the Q-network into the target network;
-    0 = sized to the run: the run's U updates make 4x the C = ceil(T / n) copies r_T needs to
-    reach t = 0, period = clamp(U // (4 C), 1, 100) (`discern_target_schedule`; grid preset:
-    100, Atari at 60k steps: 51). Printed in eval.json; a run with fewer copies warns."""
+    0 = sized to the run: its U updates make 4x the C = ceil(T / n) copies r_T needs to reach
+    t = 0, period = clamp(U // (4 C), 1, 100) (baselines/discern_target.py; grid preset: 100,
+    Atari at 60k steps: 51). In eval.json; a run with fewer than C copies warns."""
     discern_xi_hindsight: bool = True
     """DISCERN only: xi also learns from relabelled pairs (final frame as goal); False = only
     the commanded goals (on data from a random policy xi then collapses to a constant)."""
@@ -290,37 +290,27 @@ class Config:
         return 1.0 + frac * (self.lr_final / self.lr - 1.0)
 
     def updates_due(self, agent_steps: int) -> int:
-        """Gradient updates Algorithm 1 has made by `agent_steps`: updates * batch_size ~=
-        replay_ratio * (agent_steps - learning_starts), i.e.
-        floor(replay_ratio * (agent_steps - learning_starts) / batch_size), 0 before
-        learning_starts (the trainer's `updates_owed`)."""
-        if agent_steps < self.learning_starts:
-            return 0
-        return math.floor(
-            self.replay_ratio * (agent_steps - self.learning_starts) / self.batch_size
-        )
+        """Gradient updates made by `agent_steps` (the trainer's `updates_owed` and U):
+        floor(replay_ratio * (agent_steps - learning_starts) / batch_size), 0 before."""
+        steps = max(0, agent_steps - self.learning_starts)
+        return math.floor(self.replay_ratio * steps / self.batch_size)
 
     def expected_updates(self) -> int:
-        """U: the gradient updates a run of total_steps makes (`updates_due(total_steps)`)."""
+        """U: the gradient updates a run of total_steps makes."""
         return self.updates_due(self.total_steps)
 
     def warnings(self) -> list[str]:
         """Settings that are valid but almost surely not meant (one line each; the CLI prints
-        them): a budget that ends before the first gradient update (Algorithm 1), a DISCERN
-        run whose target network is copied too rarely for r_T to reach t = 0."""
-        out = []
+        them): a budget that ends before the first gradient update (Algorithm 1); then what
+        the registered checks say (`register_warning`: DISCERN's target schedule)."""
         if self.expected_updates() < 1:  # fewer than one gradient update of batch_size tuples
-            out.append(
+            return [
                 f"total_steps={self.total_steps} with learning_starts={self.learning_starts}, "
                 f"replay_ratio={self.replay_ratio}, batch_size={self.batch_size} gives no "
                 "gradient update: the model is evaluated untrained (raise --total_steps or "
                 "lower --learning_starts)"
-            )
-        elif self.algo == "discern" and self.horizon > 0:
-            problem = discern_target_schedule(self).problem
-            if problem is not None:
-                out.append(problem)
-        return out
+            ]
+        return [line for check in WARNING_CHECKS if (line := check(self)) is not None]
 
     def replace(self, **overrides: Any) -> Config:
         """A copy with some fields changed (unknown names raise ConfigError)."""
@@ -337,83 +327,15 @@ class Config:
         return cls().replace(**data)
 
 
-# ---------------------------------------------------------------------------------- DISCERN
-# DISCERN's target-network schedule lives here, beside the fields it reads, because
-# Config.warnings() needs it and this module imports nothing of the package;
-# baselines/discern.py builds its agent from it and table1 marks cells with it.
-DISCERN_COPIES_PER_HOP = 4
-"""k of the sized target period: the run copies the target network k times as often as r_T
-needs to reach t = 0, so the reward has reached t = 0 after the first 1/k of the updates."""
-DISCERN_MAX_PERIOD = 100
-"""The sized period's cap (the fixed period of long runs: 9,000 updates at 500k steps)."""
+WARNING_CHECKS: list[Callable[[Config], str | None]] = []
+"""Checks of Config.warnings() registered by the modules that own the fields they read (this
+module imports nothing of the package): each returns one line or None."""
 
 
-class TargetSchedule(NamedTuple):
-    """How often a DISCERN run copies its Q-network into the target network.
-
-    period: gradient updates between copies    auto: period was sized to the run (field = 0)
-    updates: U, the run's gradient updates     copies: U // period, copies the run makes
-    needed: C = ceil(T / n), the copies r_T needs to travel from t = T to t = 0 with n-step
-    targets (each copy moves it at most n steps back)
-    """
-
-    period: int
-    auto: bool
-    updates: int
-    copies: int
-    needed: int
-    horizon: int
-    n_step: int
-
-    @property
-    def problem(self) -> str | None:
-        """One line saying why r_T cannot reach t = 0 in this run and what to change, or None."""
-        if self.copies >= self.needed:
-            return None
-        T, n, U, C = self.horizon, self.n_step, self.updates, self.needed
-        how = f"discern_target_period={self.period}" + (" (sized: 0)" if self.auto else "")
-        fix = (
-            f"set discern_target_period <= {U // C} or 0 to size it"
-            if U >= C and not self.auto
-            else f"raise total_steps or replay_ratio to >= {C} updates"
-        )
-        return (
-            f"DISCERN cannot train: {how} copies the target network {self.copies} "
-            f"time{'' if self.copies == 1 else 's'} in "
-            f"{U} updates, but r_T needs ceil(T/n) = ceil({T}/{n}) = {C} copies to reach t = 0 "
-            f"({fix})"
-        )
-
-    @property
-    def short(self) -> str | None:
-        """`problem` in a few words for a table cell, or None."""
-        if self.copies >= self.needed:
-            return None
-        return f"cannot train ({self.needed} target copies needed, {self.copies} made)"
-
-
-def discern_target_schedule(cfg: Config, horizon: int | None = None) -> TargetSchedule:
-    """DISCERN's target schedule for a run of `cfg` (its `horizon`, or the task's T if given):
-    discern_target_period when > 0, else sized to the run,
-
-        U = cfg.expected_updates()      C = ceil(T / discern_n_step)
-        period = clamp(U // (k C), 1, 100)      k = DISCERN_COPIES_PER_HOP = 4
-
-    e.g. the grid preset (U = 2,800, C = 4): 100; Atari at cpu scale, 60k steps (U = 3,500,
-    C = 17): 51; DMC at cpu scale, 30k steps (U = 1,687, C = 34): 12."""
-    T = int(cfg.horizon if horizon is None else horizon)
-    n = int(cfg.discern_n_step)
-    if T < 1:
-        raise ConfigError(f"horizon={T}: DISCERN's target schedule needs the resolved T >= 1")
-    updates = cfg.expected_updates()
-    needed = math.ceil(T / n)
-    auto = cfg.discern_target_period == 0
-    if auto:
-        period = updates // (DISCERN_COPIES_PER_HOP * needed)
-        period = min(max(period, 1), DISCERN_MAX_PERIOD)
-    else:
-        period = int(cfg.discern_target_period)
-    return TargetSchedule(period, auto, updates, updates // period, needed, T, n)
+def register_warning(check: Callable[[Config], str | None]) -> None:
+    """Add a check to Config.warnings() (once, however often its module is imported)."""
+    if check not in WARNING_CHECKS:
+        WARNING_CHECKS.append(check)
 
 
 _TYPES: dict[str, type] = {
@@ -522,13 +444,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DISCERN_COPIES_PER_HOP",
-    "DISCERN_MAX_PERIOD",
     "Config",
     "ConfigError",
-    "TargetSchedule",
+    "WARNING_CHECKS",
     "check_choice",
-    "discern_target_schedule",
+    "register_warning",
     "field_docs",
     "add_set_argument",
     "parse_set",

@@ -1,4 +1,4 @@
-"""DISCERN at the budget it is given (config.discern_target_schedule): the target period sized to
+"""DISCERN at the budget it is given (baselines/discern_target.py): the target period sized to
 the run, the warning of a run whose reward cannot reach t = 0, the agent copying at the resolved
 period, and Table 1 marking such a cell instead of printing its number."""
 
@@ -14,7 +14,7 @@ import torch
 
 import gridworld
 from glamor_mini.agents import AGENTS, build_agent
-from glamor_mini.config import discern_target_schedule
+from glamor_mini.baselines.discern_target import target_schedule
 from glamor_mini.envs.gridworld import GridWorldTask
 from glamor_mini.experiments.table1 import aggregate, aggregate_rows, table1_suites
 from glamor_mini.presets import preset_config
@@ -47,7 +47,7 @@ def table1_config(suite: str, scale: str, **overrides) -> object:
 )
 def test_sized_target_period_for_known_budgets(suite, scale, overrides, updates, needed, period):
     cfg = table1_config(suite, scale, **overrides)
-    sched = discern_target_schedule(cfg)
+    sched = target_schedule(cfg)
     assert (sched.updates, sched.needed, sched.period) == (updates, needed, period)
     assert sched.auto and sched.copies == updates // period
     assert sched.copies >= 4 * needed or period == 1  # k = 4 copies per hop, unless floored
@@ -56,9 +56,9 @@ def test_sized_target_period_for_known_budgets(suite, scale, overrides, updates,
 
 def test_an_explicit_period_is_honoured_and_zero_is_sized():
     cfg = table1_config("atari", "cpu")
-    assert discern_target_schedule(cfg.replace(discern_target_period=7)).period == 7
-    assert not discern_target_schedule(cfg.replace(discern_target_period=7)).auto
-    assert discern_target_schedule(cfg.replace(discern_target_period=100)).copies == 35
+    assert target_schedule(cfg.replace(discern_target_period=7)).period == 7
+    assert not target_schedule(cfg.replace(discern_target_period=7)).auto
+    assert target_schedule(cfg.replace(discern_target_period=100)).copies == 35
     with pytest.raises(ValueError, match="discern_target_period=-1 must be >= 1, or 0"):
         cfg.replace(discern_target_period=-1).validate()
 
@@ -139,6 +139,7 @@ def test_budget_problem_hook_is_none_by_default_and_discerns_own():
     # debug: T = 6 -> C = 2; U = floor(4 * 200 / 32) = 25 -> 0 copies at period 100
     assert AGENTS["discern"].budget_problem(cfg) == "cannot train (2 target copies needed, 0 made)"
     assert AGENTS["discern"].budget_problem(cfg.replace(discern_target_period=0)) is None
+    assert len(cfg.warnings()) == 1 and cfg.replace(discern_target_period=0).warnings() == []
     assert AGENTS["glamor"].budget_problem(cfg) is None
     assert AGENTS["gcsl"].budget_problem(cfg) is None
 

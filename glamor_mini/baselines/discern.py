@@ -56,8 +56,8 @@ with no bootstrap past the trajectory's last step (t = T, or earlier when the en
 The reward enters only at t = T, and each copy of the target network carries it at most n steps
 further back, so it reaches t = 0 after C = ceil(T / n) copies. `discern_target_period` = 0
 (the default) sizes the period to the run: the run's U updates make 4 C copies, at most one per
-100 updates (config.discern_target_schedule); a run that makes fewer than C copies warns at its
-start, and Table 1 marks its cell "cannot train" (`DiscernAgent.budget_problem`).
+100 updates (discern_target.py); a run that makes fewer than C copies warns at its start, and
+Table 1 marks its cell "cannot train" (`DiscernAgent.budget_problem`).
 
 Rainbow parts: double Q, dueling, n-step. Not included: C51 (returns lie in [0, 1]; a scalar Q
 with a Huber loss), prioritised replay, noisy nets (rlpyt's Rainbow has none either; exploration
@@ -83,7 +83,7 @@ from glamor_mini.agents import (
     register_agent,
     seed_offset,
 )
-from glamor_mini.config import discern_target_schedule
+from glamor_mini.baselines.discern_target import target_schedule
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.models import GoalTimeTorso
 from glamor_mini.options import options_from, register_options
@@ -219,8 +219,8 @@ class DiscernAgent(Agent):
         self.k_decoys = int(opts.decoys)
         self.beta = float(opts.beta) if opts.beta > 0 else float(self.k_decoys + 1)
         self.relabel = float(opts.relabel)
-        # discern_target_period, or (0) sized to the run: config.discern_target_schedule
-        self.schedule = discern_target_schedule(cfg, horizon=self.horizon)
+        # discern_target_period, or (0) sized to the run (discern_target.py)
+        self.schedule = target_schedule(cfg, horizon=self.horizon)
         self.target_period = self.schedule.period
         self.xi_hindsight = bool(opts.xi_hindsight)
         self.qnet = DiscernQNet.from_config(
@@ -287,10 +287,10 @@ class DiscernAgent(Agent):
     def budget_problem(cls, cfg: Any) -> str | None:
         """Why a run of `cfg` cannot train, as 'cannot train (C target copies needed, N made)',
         when its target network is copied fewer than C = ceil(T / n) times
-        (config.discern_target_schedule); else None."""
+        (discern_target.py); else None."""
         if cfg.horizon < 1:
             return None  # unresolved (grid world: derived from the layout)
-        return discern_target_schedule(cfg).short
+        return target_schedule(cfg).short
 
     # -------------------------------------------------------------- sampling
     def sample(self, replay: ReplayBuffer, batch_size: int) -> DiscernBatch:

@@ -142,15 +142,10 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
 
 
 def budget_problem(run_dir: Path, algo: str) -> str | None:
-    """What the algorithm says about the run's budget (`Agent.budget_problem` on the run's
-    config.json, e.g. DISCERN's "cannot train (17 target copies needed, 6 made)"); None when
-    it can train, or when the run has no config.json yet (or one this version cannot read)."""
-    p = run_dir / "config.json"
-    if not p.is_file():
-        return None
+    """`Agent.budget_problem` of the run's config.json (None without a readable one)."""
     try:
-        cfg = Config.from_dict(json.loads(p.read_text()))
-    except (ConfigError, ValueError, TypeError):
+        cfg = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (OSError, ValueError, TypeError):  # ConfigError is a ValueError
         return None
     return AGENTS[algo].budget_problem(cfg)
 
@@ -160,8 +155,7 @@ def aggregate_rows(
 ) -> list[dict[str, Any]]:
     """One row per env x algorithm: mean and std over seeds of the final goal achievement,
     the seeds found and missing (never silently dropped), the floors, the paper's number, and
-    `cannot_train`: why the algorithm cannot train at the runs' budget ('' when it can; the
-    reasons of its seeds' configs, `Agent.budget_problem`)."""
+    `cannot_train`: why the algorithm cannot train at its runs' budgets ('' if it can)."""
     root = Path(root)
     rows = []
     for env in envs:
@@ -176,9 +170,8 @@ def aggregate_rows(
             vals, missing, problems = [], [], []
             for s in seeds:
                 run = root / suite / slug(env) / algo / f"seed{s}"
-                problem = budget_problem(run, algo)
-                if problem is not None and problem not in problems:
-                    problems.append(problem)
+                if (why := budget_problem(run, algo)) is not None and why not in problems:
+                    problems.append(why)
                 p = run / "eval.json"
                 if p.is_file():
                     vals.append(float(json.loads(p.read_text())["goal_achievement"]))
@@ -244,8 +237,8 @@ def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
     if notes:  # the number of such a run measures its budget, not the algorithm
         lines.append("")
         lines += [
-            f"[{k}] {note}: its goal achievement (table1.csv) is not a result and is left out "
-            "of the mean."
+            f"[{k}] {note}. Its goal achievement (table1.csv) measures the budget, not the "
+            "algorithm, and is left out of the mean."
             for k, note in enumerate(notes, 1)
         ]
     return "\n".join(lines) + "\n"
@@ -267,9 +260,10 @@ def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: st
         m = np.where(bad, np.nan, np.array([r["mean"] for r in rs], dtype=float))
         s = np.where(bad, np.nan, np.array([r["std"] for r in rs], dtype=float))
         pos = x - 0.4 + width * (i + 0.5)
-        ax.bar(pos, np.nan_to_num(m), width, yerr=np.nan_to_num(s), capsize=2, label=n)
-        for p in pos[bad]:
-            ax.text(p, 0.02, "cannot train", rotation=90, ha="center", va="bottom", fontsize=6)
+        bars = ax.bar(pos, np.nan_to_num(m), width, yerr=np.nan_to_num(s), capsize=2, label=n)
+        mark = dict(rotation=90, ha="center", va="bottom", fontsize=7)
+        for p in pos[bad]:  # no bar: the words, in the algorithm's colour
+            ax.text(p, 0.02, "cannot train", color=bars.patches[0].get_facecolor(), **mark)
         paper = np.array([r["paper"] for r in rs])
         ok = ~np.isnan(paper)
         if ok.any():
