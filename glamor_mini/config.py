@@ -161,7 +161,8 @@ class Config:
     lr_final: float = 0.0
     """Learning rate reached at total_steps, decayed linearly from lr_decay_from * total_steps;
     0 keeps lr constant (the paper). The grid preset decays to 5e-5: at a constant lr the stop
-    decision at wall cells flips with SGD noise (docs/investigations.md)."""
+    decision at wall cells flips with SGD noise (docs/investigations.md); DISCERN, too, ends
+    higher with the decay (docs/design.md)."""
     lr_decay_from: float = 0.6
     """Fraction of total_steps after which the learning rate starts decaying (with lr_final)."""
     weight_decay: float = 0.01

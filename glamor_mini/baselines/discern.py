@@ -55,9 +55,9 @@ with no bootstrap past the trajectory's last step (t = T, or earlier when the en
 
 The reward enters only at t = T, and each copy of the target network carries it at most n steps
 further back, so it reaches t = 0 after C = ceil(T / n) copies. `discern_target_period` = 0
-(the default) sizes the period to the run: the run's U updates make 4 C copies, at most one per
-100 updates (discern_target.py); a run that makes fewer than C copies warns at its start, and
-Table 1 marks its cell "cannot train" (`DiscernAgent.budget_problem`).
+(the default) sizes the period to the run: its U updates make at least 4 C copies (one per
+update if U < 4 C), with a period of at most 100 (discern_target.py); a run that makes fewer than
+C copies warns at its start, and Table 1 marks its cell "cannot train" (`budget_problem`).
 
 Rainbow parts: double Q, dueling, n-step. Not included: C51 (returns lie in [0, 1]; a scalar Q
 with a Huber loss), prioritised replay, noisy nets (rlpyt's Rainbow has none either; exploration
