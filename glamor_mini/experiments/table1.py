@@ -234,13 +234,9 @@ def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
             f"({_fmt(float(np.mean(ps)) if ps else math.nan)})"
         )
     lines.append("| **mean** | " + " | ".join(means) + " | | |")
-    if notes:  # the number of such a run measures its budget, not the algorithm
-        lines.append("")
-        lines += [
-            f"[{k}] {note}. Its goal achievement (table1.csv) measures the budget, not the "
-            "algorithm, and is left out of the mean."
-            for k, note in enumerate(notes, 1)
-        ]
+    for k, note in enumerate(notes, 1):  # one paragraph each
+        why = "measures the budget, not the algorithm, and is left out of the mean"
+        lines += ["", f"[{k}] {note}. Its goal achievement (table1.csv) {why}."]
     return "\n".join(lines) + "\n"
 
 
