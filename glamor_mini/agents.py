@@ -83,6 +83,13 @@ class Agent:
     def check_config(cls, cfg: Any) -> None:
         """Raise config.ConfigError for a value of this algorithm's own fields it cannot use."""
 
+    @classmethod
+    def budget_problem(cls, cfg: Any) -> str | None:
+        """A few words when a run of `cfg` (resolved) cannot train this algorithm at its budget,
+        e.g. DISCERN's "cannot train (17 target copies needed, 6 made)"; None when it can.
+        Table 1 marks such a cell instead of printing its number as a result."""
+        return None
+
     def __init__(self, cfg: Any, task: Task, train_goals: GoalSet, device: torch.device):
         self.cfg, self.task, self.train_goals, self.device = cfg, task, train_goals, device
         self.amp = bool(cfg.amp) and amp_supported(device)

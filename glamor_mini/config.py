@@ -14,7 +14,7 @@ import dataclasses
 import inspect
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +51,11 @@ class Config:
     every cell of the 7x7 grid (docs/design.md, DISCERN's choices)."""
     discern_relabel: float = 0.5
     """DISCERN only: share of sampled transitions whose goal becomes their final frame (HER)."""
-    discern_target_period: int = 100
-    """DISCERN only: gradient updates between copies of the Q-network into the target network.
-    r_T needs ceil(T / n) copies to reach t = 0; the grid preset's 40k steps make 2,800 updates."""
+    discern_target_period: int = 0
+    """DISCERN only: gradient updates between copies of the Q-network into the target network;
+    0 = sized to the run: its U updates make 4x the C = ceil(T / n) copies r_T needs to reach
+    t = 0, period = clamp(U // (4 C), 1, 100) (baselines/discern_target.py; grid preset: 100,
+    Atari at 60k steps: 51). In eval.json; a run with fewer than C copies warns."""
     discern_xi_hindsight: bool = True
     """DISCERN only: xi also learns from relabelled pairs (final frame as goal); False = only
     the commanded goals (on data from a random policy xi then collapses to a constant)."""
@@ -161,7 +163,8 @@ class Config:
     lr_final: float = 0.0
     """Learning rate reached at total_steps, decayed linearly from lr_decay_from * total_steps;
     0 keeps lr constant (the paper). The grid preset decays to 5e-5: at a constant lr the stop
-    decision at wall cells flips with SGD noise (docs/investigations.md)."""
+    decision at wall cells flips with SGD noise (docs/investigations.md); DISCERN, too, ends
+    higher with the decay (docs/design.md)."""
     lr_decay_from: float = 0.6
     """Fraction of total_steps after which the learning rate starts decaying (with lr_final)."""
     weight_decay: float = 0.01
@@ -249,9 +252,14 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
         if not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"gamma={self.gamma} must be in (0, 1]")
-        for name in ("discern_n_step", "discern_decoys", "discern_target_period"):
+        for name in ("discern_n_step", "discern_decoys"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.discern_target_period < 0:
+            raise ConfigError(
+                f"discern_target_period={self.discern_target_period} must be >= 1, or 0 to size "
+                "it to the run"
+            )
         if self.discern_embed_size < 1 or self.discern_beta < 0:
             raise ConfigError("discern_embed_size must be >= 1 and discern_beta >= 0")
         if not (0.0 < self.discern_gamma <= 1.0 and 0.0 <= self.discern_relabel <= 1.0):
@@ -284,19 +292,28 @@ class Config:
         frac = min(max((agent_steps - start) / span, 0.0), 1.0)
         return 1.0 + frac * (self.lr_final / self.lr - 1.0)
 
+    def updates_due(self, agent_steps: int) -> int:
+        """Gradient updates made by `agent_steps` (the trainer's `updates_owed` and U):
+        floor(replay_ratio * (agent_steps - learning_starts) / batch_size), 0 before."""
+        steps = max(0, agent_steps - self.learning_starts)
+        return math.floor(self.replay_ratio * steps / self.batch_size)
+
+    def expected_updates(self) -> int:
+        """U: the gradient updates a run of total_steps makes."""
+        return self.updates_due(self.total_steps)
+
     def warnings(self) -> list[str]:
         """Settings that are valid but almost surely not meant (one line each; the CLI prints
-        them): e.g. a budget that ends before the first gradient update (Algorithm 1)."""
-        out = []
-        updates = int(self.replay_ratio * max(0, self.total_steps - self.learning_starts))
-        if updates < self.batch_size:  # fewer than one gradient update of batch_size tuples
-            out.append(
+        them): a budget that ends before the first gradient update (Algorithm 1); then what
+        the registered checks say (`register_warning`: DISCERN's target schedule)."""
+        if self.expected_updates() < 1:  # fewer than one gradient update of batch_size tuples
+            return [
                 f"total_steps={self.total_steps} with learning_starts={self.learning_starts}, "
                 f"replay_ratio={self.replay_ratio}, batch_size={self.batch_size} gives no "
                 "gradient update: the model is evaluated untrained (raise --total_steps or "
                 "lower --learning_starts)"
-            )
-        return out
+            ]
+        return [line for check in WARNING_CHECKS if (line := check(self)) is not None]
 
     def replace(self, **overrides: Any) -> Config:
         """A copy with some fields changed (unknown names raise ConfigError)."""
@@ -311,6 +328,17 @@ class Config:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
         return cls().replace(**data)
+
+
+WARNING_CHECKS: list[Callable[[Config], str | None]] = []
+"""Checks of Config.warnings() registered by the modules that own the fields they read (this
+module imports nothing of the package): each returns one line or None."""
+
+
+def register_warning(check: Callable[[Config], str | None]) -> None:
+    """Add a check to Config.warnings() (once, however often its module is imported)."""
+    if check not in WARNING_CHECKS:
+        WARNING_CHECKS.append(check)
 
 
 _TYPES: dict[str, type] = {
@@ -421,7 +449,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Config",
     "ConfigError",
+    "WARNING_CHECKS",
     "check_choice",
+    "register_warning",
     "field_docs",
     "add_set_argument",
     "parse_set",

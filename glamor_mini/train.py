@@ -134,14 +134,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ learning
     def updates_owed(self) -> int:
-        """Updates due so that updates * batch_size ~= replay_ratio * (steps - learning_starts)."""
-        cfg = self.cfg
-        if self.agent_steps < cfg.learning_starts or self.replay.size == 0:
+        """Updates due so that updates * batch_size ~= replay_ratio * (steps - learning_starts)
+        (Config.updates_due: the one formula, also behind Config.expected_updates)."""
+        if self.replay.size == 0:
             return 0
-        due = math.floor(
-            cfg.replay_ratio * (self.agent_steps - cfg.learning_starts) / cfg.batch_size
-        )
-        return max(0, due - self.updates)
+        return max(0, self.cfg.updates_due(self.agent_steps) - self.updates)
 
     def update(self) -> None:
         self.set_learning_rate()

@@ -53,6 +53,12 @@ with no bootstrap past the trajectory's last step (t = T, or earlier when the en
     y = gamma^(m-1) r_T                                   if s_{t+m} is the final state
     y = gamma^n Q_target(s_{t+n}, g, t+n, argmax_a Q(s_{t+n}, g, t+n, a))   otherwise
 
+The reward enters only at t = T, and each copy of the target network carries it at most n steps
+further back, so it reaches t = 0 after C = ceil(T / n) copies. `discern_target_period` = 0
+(the default) sizes the period to the run: its U updates make at least 4 C copies (one per
+update if U < 4 C), with a period of at most 100 (discern_target.py); a run that makes fewer than
+C copies warns at its start, and Table 1 marks its cell "cannot train" (`budget_problem`).
+
 Rainbow parts: double Q, dueling, n-step. Not included: C51 (returns lie in [0, 1]; a scalar Q
 with a Huber loss), prioritised replay, noisy nets (rlpyt's Rainbow has none either; exploration
 is the trainer's epsilon-greedy with the shared schedule). The DISCERN table of docs/design.md
@@ -77,6 +83,7 @@ from glamor_mini.agents import (
     register_agent,
     seed_offset,
 )
+from glamor_mini.baselines.discern_target import target_schedule
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.models import GoalTimeTorso
 from glamor_mini.options import options_from, register_options
@@ -212,7 +219,9 @@ class DiscernAgent(Agent):
         self.k_decoys = int(opts.decoys)
         self.beta = float(opts.beta) if opts.beta > 0 else float(self.k_decoys + 1)
         self.relabel = float(opts.relabel)
-        self.target_period = int(opts.target_period)
+        # discern_target_period, or (0) sized to the run (discern_target.py)
+        self.schedule = target_schedule(cfg, horizon=self.horizon)
+        self.target_period = self.schedule.period
         self.xi_hindsight = bool(opts.xi_hindsight)
         self.qnet = DiscernQNet.from_config(
             cfg,
@@ -252,6 +261,9 @@ class DiscernAgent(Agent):
                 "beta": self.beta,
                 "relabel": self.relabel,
                 "target_period": self.target_period,
+                "target_period_sized": self.schedule.auto,
+                "target_copies": self.schedule.copies,
+                "target_copies_needed": self.schedule.needed,
                 "xi_hindsight": self.xi_hindsight,
                 "dueling": self.qnet.dueling,
             },
@@ -264,10 +276,21 @@ class DiscernAgent(Agent):
         return {"q": self.q_optimizer, "xi": self.xi_optimizer}
 
     def extra_state(self) -> dict:
-        return {"updates": self.updates}
+        # target_period: the period this run copies at (read by people; a resumed run sizes it
+        # again from its own config, e.g. a larger total_steps)
+        return {"updates": self.updates, "target_period": self.target_period}
 
     def load_extra_state(self, state: dict) -> None:
         self.updates = int(state.get("updates", 0))
+
+    @classmethod
+    def budget_problem(cls, cfg: Any) -> str | None:
+        """Why a run of `cfg` cannot train, as 'cannot train (C target copies needed, N made)',
+        when its target network is copied fewer than C = ceil(T / n) times
+        (discern_target.py); else None."""
+        if cfg.horizon < 1:
+            return None  # unresolved (grid world: derived from the layout)
+        return target_schedule(cfg).short
 
     # -------------------------------------------------------------- sampling
     def sample(self, replay: ReplayBuffer, batch_size: int) -> DiscernBatch:
@@ -361,7 +384,7 @@ class DiscernAgent(Agent):
 
     def update(self, batch: DiscernBatch) -> dict[str, Tensor]:
         """One xi step (discriminator) and one Q step; copies Q to the target every
-        discern_target_period updates."""
+        `target_period` updates (discern_target_period, or sized to the run)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             xi_loss, xi_stats = self.discriminator_loss(batch)
         reward = self.final_reward(batch.final, batch.goal)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from glamor_mini.agents import AGENTS
-from glamor_mini.config import ConfigError, add_set_argument, parse_set
+from glamor_mini.config import Config, ConfigError, add_set_argument, parse_set
 from glamor_mini.envs import SUITES, Suite
 from glamor_mini.experiments.common import save_figure, write_csv
 from glamor_mini.experiments.executor import (
@@ -149,11 +149,21 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std())  # population std (ddof = 0) over seeds
 
 
+def budget_problem(run_dir: Path, algo: str) -> str | None:
+    """`Agent.budget_problem` of the run's config.json (None without a readable one)."""
+    try:
+        cfg = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (OSError, ValueError, TypeError):  # ConfigError is a ValueError
+        return None
+    return AGENTS[algo].budget_problem(cfg)
+
+
 def aggregate_rows(
     root: str | Path, suite: str, envs: list[str], algos: list[str], seeds: list[int]
 ) -> list[dict[str, Any]]:
     """One row per env x algorithm: mean and std over seeds of the final goal achievement,
-    the seeds found and missing (never silently dropped), the floors, the paper's number."""
+    the seeds found and missing (never silently dropped), the floors, the paper's number, and
+    `cannot_train`: why the algorithm cannot train at its runs' budgets ('' if it can)."""
     root = Path(root)
     rows = []
     for env in envs:
@@ -165,9 +175,12 @@ def aggregate_rows(
                 for k in floors:
                     floors[k].append(float(d[k]))
         for algo in algos:
-            vals, missing = [], []
+            vals, missing, problems = [], [], []
             for s in seeds:
-                p = root / suite / slug(env) / algo / f"seed{s}" / "eval.json"
+                run = root / suite / slug(env) / algo / f"seed{s}"
+                if (why := budget_problem(run, algo)) is not None and why not in problems:
+                    problems.append(why)
+                p = run / "eval.json"
                 if p.is_file():
                     vals.append(float(json.loads(p.read_text())["goal_achievement"]))
                 else:
@@ -184,6 +197,7 @@ def aggregate_rows(
                     "random_floor": _mean_std(floors["random"])[0],
                     "stop_floor": _mean_std(floors["stop"])[0],
                     "paper": paper_number(suite, env, algo),
+                    "cannot_train": "; ".join(problems),
                 }
             )
     return rows
@@ -194,20 +208,25 @@ def _fmt(x: float) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
-    """Table 1: one line per env, a column per algorithm (mean ± std (n) / paper), floors."""
+    """Table 1: one line per env, a column per algorithm (mean ± std (n) / paper), floors.
+    A cell whose algorithm cannot train at its budget (row["cannot_train"]) shows a marker [k]
+    instead of its number, with the reason as footnote k, and stays out of the mean row."""
     names = [algo_name(a) for a in algos]
     head = "| env | " + " | ".join(f"{n} (paper)" for n in names) + " | random | stop |"
     lines = [head, "|---" * (len(names) + 3) + "|"]
+    notes: list[str] = []
     envs = list(dict.fromkeys(r["env"] for r in rows))
     for env in envs:
         cells = []
         for n in names:
             r = next(r for r in rows if r["env"] == env and r["algo"] == n)
             miss = f", missing {r['missing_seeds']}" if r["missing_seeds"] else ""
-            cells.append(
-                f"{_fmt(r['mean'])} ± {_fmt(r['std'])} (n={r['n_seeds']}{miss}) "
-                f"({_fmt(r['paper'])})"
-            )
+            if r.get("cannot_train"):
+                notes.append(f"{n} on {env}: {r['cannot_train']}")
+                value = f"cannot train [{len(notes)}]"
+            else:
+                value = f"{_fmt(r['mean'])} ± {_fmt(r['std'])}"
+            cells.append(f"{value} (n={r['n_seeds']}{miss}) ({_fmt(r['paper'])})")
         any_row = next(r for r in rows if r["env"] == env)
         lines.append(
             f"| {env} | " + " | ".join(cells) + f" | {_fmt(any_row['random_floor'])} | "
@@ -215,18 +234,23 @@ def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
         )
     means = []
     for n in names:
-        xs = [r["mean"] for r in rows if r["algo"] == n and not math.isnan(r["mean"])]
+        trained = [r for r in rows if r["algo"] == n and not r.get("cannot_train")]
+        xs = [r["mean"] for r in trained if not math.isnan(r["mean"])]
         ps = [r["paper"] for r in rows if r["algo"] == n and not math.isnan(r["paper"])]
         means.append(
             f"{_fmt(float(np.mean(xs)) if xs else math.nan)} "
             f"({_fmt(float(np.mean(ps)) if ps else math.nan)})"
         )
     lines.append("| **mean** | " + " | ".join(means) + " | | |")
+    for k, note in enumerate(notes, 1):  # one paragraph each
+        why = "measures the budget, not the algorithm, and is left out of the mean"
+        lines += ["", f"[{k}] {note}. Its goal achievement (table1.csv) {why}."]
     return "\n".join(lines) + "\n"
 
 
 def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: str) -> Path:
-    """Fig. 2: goal achievement per env, one bar per algorithm (mean ± std), paper as ticks."""
+    """Fig. 2: goal achievement per env, one bar per algorithm (mean ± std), paper as ticks.
+    A cell that cannot train at its budget gets no bar: 'cannot train' is written in its place."""
     import matplotlib.pyplot as plt
 
     envs = list(dict.fromkeys(r["env"] for r in rows))
@@ -236,10 +260,14 @@ def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: st
     x = np.arange(len(envs))
     for i, n in enumerate(names):
         rs = [next(r for r in rows if r["env"] == e and r["algo"] == n) for e in envs]
-        m = np.array([r["mean"] for r in rs])
-        s = np.array([r["std"] for r in rs])
+        bad = np.array([bool(r.get("cannot_train")) for r in rs])
+        m = np.where(bad, np.nan, np.array([r["mean"] for r in rs], dtype=float))
+        s = np.where(bad, np.nan, np.array([r["std"] for r in rs], dtype=float))
         pos = x - 0.4 + width * (i + 0.5)
-        ax.bar(pos, np.nan_to_num(m), width, yerr=np.nan_to_num(s), capsize=2, label=n)
+        bars = ax.bar(pos, np.nan_to_num(m), width, yerr=np.nan_to_num(s), capsize=2, label=n)
+        mark = dict(rotation=90, ha="center", va="bottom", fontsize=7)
+        for p in pos[bad]:  # no bar: the words, in the algorithm's colour
+            ax.text(p, 0.02, "cannot train", color=bars.patches[0].get_facecolor(), **mark)
         paper = np.array([r["paper"] for r in rs])
         ok = ~np.isnan(paper)
         if ok.any():
