@@ -2,8 +2,10 @@
 the wall time split into start-up, collection, planning, updates, evaluation and checkpoints.
 
 Three variants of the same run (Table 1's `--scale cpu` settings for GLAMOR, seed 0, with a
-shorter budget: --steps agent steps, updates from --learning_starts on, one evaluation at the
-end, a checkpoint every --checkpoint_every steps), run one after the other in the same process:
+shorter budget: --steps agent steps, updates from --learning_starts on, two evaluations (half
+way and at the end), a checkpoint every --checkpoint_every steps), run at the same time, one
+process and one torch thread each, so that other load on the machine slows all three alike (the first to finish
+frees CPU for the others, so the ratios err low):
 
   before    the IMPALA encoder on NCHW tensors (ImpalaEncoder(channels_last=False)) and new
             evaluation envs at every evaluation (Task.reuse_eval_envs = False)
@@ -15,18 +17,21 @@ step); bench/amp_learning.py shows that they learn alike from the same batches. 
 built (and saved under runs/goals) before the timing. The ratio of agent steps per second is the
 figure to read; with a short budget evaluation weighs more than in a 60k-step run, so the script
 also projects each variant's wall time at Table 1's budget from its measured split (start-up,
-per-step collection, per-update and per-evaluation costs).
+per-step collection, per-update costs, the first evaluation and the second one for every later
+evaluation).
 
 Usage:  python bench/pixel_speed.py [--suites atari dmc] [--steps 3000] [--quick]
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
+import torch
 from common import base_parser, print_table, setup, verdict
 
 from glamor_mini import policies
@@ -48,19 +53,22 @@ class Timers:
     def __init__(self) -> None:
         self.acc: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.last: dict[str, float] = {}
         self._saved: list[tuple[object, str, object]] = []
 
     def wrap(self, owner: object, name: str, key: str) -> None:
         fn = getattr(owner, name)
-        acc, calls = self.acc, self.calls
+        acc, calls, last = self.acc, self.calls, self.last
 
         def timed(*args, **kwargs):
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                acc[key] += time.perf_counter() - t0
+                took = time.perf_counter() - t0
+                acc[key] += took
                 calls[key] += 1
+                last[key] = took
 
         self._saved.append((owner, name, fn))
         setattr(owner, name, timed)
@@ -106,6 +114,7 @@ def _task_classes() -> list[type]:
 
 
 def run_variant(cfg, variant: str) -> dict:
+    torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp, Timers() as timers:
         t0 = time.perf_counter()
         if variant == "before":
@@ -123,6 +132,7 @@ def run_variant(cfg, variant: str) -> dict:
         "updates": trainer.updates,
         "split": split,
         "calls": dict(timers.calls),
+        "last": dict(timers.last),
         "ga": trainer.last_eval.goal_achievement if trainer.last_eval else float("nan"),
     }
 
@@ -132,16 +142,21 @@ def project(r: dict, full) -> float:
     s, c = r["split"], r["calls"]
     collect = s.get("collect", 0.0) / max(r["steps"], 1)
     update = s.get("update", 0.0) / max(r["updates"], 1)
-    ev = s.get("eval", 0.0) / max(c.get("eval", 1), 1)
+    # the first evaluation builds its envs; the last one is what every later one costs
+    first_ev = s.get("eval", 0.0) - r["last"].get("eval", 0.0) * (c.get("eval", 1) - 1)
+    ev = r["last"].get("eval", 0.0)
     ck = s.get("checkpoint", 0.0) / max(c.get("checkpoint", 1), 1)
     updates = full.replay_ratio * (full.total_steps - full.learning_starts) / full.batch_size
-    evals = full.total_steps // full.eval_every + 1 if full.eval_every else 1
+    evals = 1  # the final one (at total_steps when it falls on an eval_every step)
+    if full.eval_every:
+        evals = -(-full.total_steps // full.eval_every)
     ckpts = full.total_steps // full.checkpoint_every if full.checkpoint_every else 1
     return (
         s.get("start-up", 0.0)
         + collect * full.total_steps
         + update * updates
-        + ev * evals
+        + first_ev
+        + ev * (evals - 1)
         + ck * ckpts
     )
 
@@ -167,7 +182,7 @@ def main() -> None:
             total_steps=args.steps,
             learning_starts=args.learning_starts,
             eps_steps=args.steps,
-            eval_every=0,
+            eval_every=args.steps // 2,  # two evaluations: the second shows reused envs
             checkpoint_every=args.checkpoint_every,
             progress=False,
             device=str(device),
@@ -178,7 +193,12 @@ def main() -> None:
             f"\n== {suite} {env}: {args.steps} agent steps, updates from step "
             f"{args.learning_starts} (batch {cfg.batch_size}, replay ratio {cfg.replay_ratio})"
         )
-        res = {v: run_variant(cfg, v) for v in variants}
+        # all variants at once, one process each: whatever else loads the machine slows them
+        # alike (run one after the other, a load that comes and goes skews the ratio)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(len(variants)) as pool:
+            out = pool.starmap(run_variant, [(cfg, v) for v in variants])
+        res = dict(zip(variants, out, strict=True))
         keys = ["start-up", "collect", "plan", "update", "eval", "checkpoint"]
         rows = []
         base = res["before"]

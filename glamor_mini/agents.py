@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from glamor_mini.config import check_choice
+from glamor_mini.config import Config, check_choice
 from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.evaluate import EvalResult, evaluate
 from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
@@ -48,6 +48,7 @@ from glamor_mini.models import (  # noqa: F401  (build_model is re-exported)
     set_cuda_precision,
     time_features,
 )
+from glamor_mini.options import owner_of
 from glamor_mini.planner import PlannerSettings
 from glamor_mini.policies import (
     ClosedLoopPolicy,
@@ -213,6 +214,13 @@ def register_agent(name: str) -> Callable[[type[Agent]], type[Agent]]:
         return cls
 
     return deco
+
+
+def fields_not_used_by(algo: str) -> frozenset[str]:
+    """Config fields owned by another registered algorithm (options.owner_of): a run of `algo`
+    never reads them, so its run directory stays resumable when their defaults change."""
+    others = {cls.name for key, cls in AGENTS.items() if key != algo}
+    return frozenset(f for f in Config.__dataclass_fields__ if owner_of(f) in others)
 
 
 def check_config(cfg: Any) -> None:

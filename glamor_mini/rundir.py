@@ -232,15 +232,21 @@ class RunDir:
         return stale
 
     def open(
-        self, cfg_dict: dict, prov: dict, total_steps: int, defaults: dict | None = None
+        self,
+        cfg_dict: dict,
+        prov: dict,
+        total_steps: int,
+        defaults: dict | None = None,
+        ignore: frozenset[str] = frozenset(),
     ) -> tuple[dict | None, dict | None]:
         """Every check before a run reads or writes here, in order: the checkpoint (read
         weights-only), that the files are this run's (`check_results_are_ours`), that it is the
         same experiment (`check_same_experiment`). Returns (checkpoint or None, eval.json's
-        contents when the run is finished at >= total_steps, else None)."""
+        contents when the run is finished at >= total_steps, else None). `ignore`: fields this
+        run does not use (another algorithm's options: agents.fields_not_used_by)."""
         state = self.load_checkpoint()
         self.check_results_are_ours(state is not None)
-        self.check_same_experiment(cfg_dict, prov, state, defaults=defaults)
+        self.check_same_experiment(cfg_dict, prov, state, defaults=defaults, ignore=ignore)
         return state, self.finished_eval(state, total_steps)
 
     def check_results_are_ours(self, has_checkpoint: bool) -> None:
@@ -284,11 +290,18 @@ class RunDir:
         return read_checkpoint(self.ckpt)
 
     def check_same_experiment(
-        self, cfg_dict: dict, prov: dict, state: dict | None, defaults: dict | None = None
+        self,
+        cfg_dict: dict,
+        prov: dict,
+        state: dict | None,
+        defaults: dict | None = None,
+        ignore: frozenset[str] = frozenset(),
     ) -> None:
         """Raise RunDirError unless config.json, the checkpoint's config and provenance match.
-        `defaults`: the Config defaults, for fields an older version did not write."""
+        `defaults`: the Config defaults, for fields an older version did not write; `ignore`:
+        fields the run does not use (they may differ)."""
         problems: list[str] = []
+        skip = RESUMABLE_FIELDS | ignore
         if self.config_json.exists():
             try:
                 old = json.loads(self.config_json.read_text())
@@ -297,11 +310,11 @@ class RunDir:
                     f"{self.config_json} is not valid JSON ({err}); choose another --out or "
                     "repair it"
                 ) from err
-            problems += config_diff(old, cfg_dict, defaults=defaults)
+            problems += config_diff(old, cfg_dict, skip, defaults=defaults)
         if state is not None:
             problems += [
                 f"{p} (in ckpt.pt)"
-                for p in config_diff(state.get("config", {}), cfg_dict, defaults=defaults)
+                for p in config_diff(state.get("config", {}), cfg_dict, skip, defaults=defaults)
                 if p not in problems
             ]
             old_prov = state.get("provenance", {})

@@ -33,6 +33,7 @@ from glamor_mini.agents import (
     NonFiniteLossError,
     build_agent,
     collection_policy,
+    fields_not_used_by,
     seed_offset,
 )
 from glamor_mini.checkpoint import CheckpointError, Counters, restore_run_state, run_state
@@ -101,7 +102,11 @@ class Trainer:
         # --- the run directory: check everything before writing anything
         self.provenance = provenance(cfg, self.train_goals, self.eval_goals)
         state, self.finished = self.rundir.open(
-            cfg.to_dict(), self.provenance, cfg.total_steps, defaults=Config().to_dict()
+            cfg.to_dict(),
+            self.provenance,
+            cfg.total_steps,
+            defaults=Config().to_dict(),
+            ignore=fields_not_used_by(cfg.algo),
         )
         self.resumed_from = 0
         if state is not None:

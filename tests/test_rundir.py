@@ -316,3 +316,16 @@ def test_a_non_empty_directory_that_is_not_a_run_is_refused(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     train(make_config("debug", total_steps=400, progress=False), empty)  # an empty one is fine
+
+
+def test_another_algorithms_option_may_change_but_the_runs_own_may_not(tmp_path):
+    """A GLAMOR run written when DISCERN's target period defaulted to 100 resumes under a new
+    default (the field is DISCERN's); a DISCERN run whose period changed is another experiment."""
+    run = tmp_path / "glamor"
+    train(make_config("debug", total_steps=400, discern_target_period=100), run)
+    res = train(make_config("debug", total_steps=800, discern_target_period=0), run)
+    assert res.agent_steps == 800
+    run = tmp_path / "discern"
+    train(make_config("debug", algo="discern", total_steps=400, discern_target_period=100), run)
+    with pytest.raises(RunDirError, match=r"discern_target_period: 100 -> 0"):
+        train(make_config("debug", algo="discern", total_steps=800, discern_target_period=0), run)

@@ -91,11 +91,18 @@ def is_done(job: Job, run_dir: Path) -> bool:
 def check_same_config(run_dir: Path, cfg) -> None:
     """Jobs reuse a finished run by its directory name; refuse one trained with other settings
     (e.g. after a preset changed) instead of reporting its numbers as this job's."""
+    from glamor_mini.agents import fields_not_used_by
     from glamor_mini.config import Config
     from glamor_mini.rundir import RunDir, RunDirError
 
     try:
-        RunDir(run_dir).check_same_experiment(cfg.to_dict(), {}, None, defaults=Config().to_dict())
+        RunDir(run_dir).check_same_experiment(
+            cfg.to_dict(),
+            {},
+            None,
+            defaults=Config().to_dict(),
+            ignore=fields_not_used_by(cfg.algo),
+        )
     except RunDirError as err:
         raise ValueError(
             f"{err}. Finished runs are reused by name: delete {run_dir} to retrain it, or "
