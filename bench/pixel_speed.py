@@ -4,8 +4,8 @@ the wall time split into start-up, collection, planning, updates, evaluation and
 Three variants of the same run (Table 1's `--scale cpu` settings for GLAMOR, seed 0, with a
 shorter budget: --steps agent steps, updates from --learning_starts on, two evaluations (half
 way and at the end), a checkpoint every --checkpoint_every steps), run at the same time, one
-process and one torch thread each, so that other load on the machine slows all three alike (the first to finish
-frees CPU for the others, so the ratios err low):
+process and one torch thread each, so that other load on the machine slows all three alike (the
+first to finish frees CPU for the others, so the ratios err low):
 
   before    the IMPALA encoder on NCHW tensors (ImpalaEncoder(channels_last=False)) and new
             evaluation envs at every evaluation (Task.reuse_eval_envs = False)

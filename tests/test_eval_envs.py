@@ -1,5 +1,5 @@
 """Evaluation envs kept between evaluations (Task.reuse_eval_envs, Atari): the same episodes as
-fresh envs (Atari, DM Control), the same env objects handed out again, snapshot resets, and a
+fresh envs (Atari), the same env objects handed out again, snapshot resets, and a
 stage line per goal-set phase."""
 
 from __future__ import annotations
@@ -72,21 +72,3 @@ def test_seeded_atari_reset_restores_the_state_of_reloading_the_rom():
     fresh = episode(AtariSuiteEnv("Pong"), 5)
     for other in (again, restored, fresh):
         np.testing.assert_array_equal(first, other)
-
-
-def test_reused_dmc_eval_envs_give_the_same_episodes(tmp_path):
-    pytest.importorskip("dm_control")
-    cfg = make_config("dmc-debug", goal_dir=str(tmp_path), seed=0)
-    task = make_task(cfg)
-    assert task.reuse_eval_envs
-    goals = task.eval_goals(0)
-    first = _episodes(task, goals, seed=3)
-    _episodes(task, goals, seed=11)
-    again = _episodes(task, goals, seed=3)
-    fresh_task = make_task(cfg)
-    fresh_task.reuse_eval_envs = False
-    fresh = _episodes(fresh_task, goals, seed=3)
-    for a, b in ((first, again), (first, fresh)):
-        np.testing.assert_array_equal(a[0], b[0])
-        np.testing.assert_array_equal(a[1], b[1])
-    task.close()

@@ -226,10 +226,9 @@ class DmcSuiteEnv:
 class DmcTask(RolloutGoalsMixin):
     """GLAMOR's view of one dm_control task (see the module docstring)."""
 
-    reuse_eval_envs = True
-    """Every evaluation reuses its envs: building one (MuJoCo model, then the renderer's camera
-    on the first frame) costs ~0.3-0.8 s, x 90 per evaluation at `--scale cpu`; a seeded reset
-    reseeds the initial-state sampler, so nothing carries over (tests/test_eval_envs.py)."""
+    # reuse_eval_envs stays False: each env holds ~90 MB (MuJoCo model + software renderer), so
+    # the 90 envs of a `--scale cpu` evaluation take ~8 GB while it runs; kept between
+    # evaluations they would hold it for the whole run.
 
     def __init__(
         self,
