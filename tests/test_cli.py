@@ -60,7 +60,7 @@ def test_help_lists_every_field_with_its_doc():
         (["debug", "--torch_threads", "-1"], "torch_threads=-1 must be >= 0"),
         (["debug", "--lr", "inf"], "lr=inf must be a finite number"),
         (["debug", "--clip_p_actions", "nan"], "clip_p_actions=nan must be a finite number"),
-        (["debug", "--buffer_size", "1e12"], "needs 152.8 TiB"),
+        (["debug", "--buffer_size", "1e12", "--total_steps", "1e12"], "needs 156.4 TiB"),
     ],
 )
 def test_bad_input_gives_one_clear_error_and_writes_nothing(args, needle, tmp_path, capsys):
