@@ -25,13 +25,11 @@ sees while a run trains is console.py's.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from glamor_mini.artefacts import write_eval_artefacts
@@ -43,6 +41,7 @@ from glamor_mini.checkpoint import (
     restore_generators,
     save_checkpoint,
 )
+from glamor_mini.provenance import file_sha256, goals_sha256, provenance  # noqa: F401
 from glamor_mini.utils import atomic_write_text
 
 RESUMABLE_FIELDS = {
@@ -108,32 +107,6 @@ TB_GROUPS = {
 
 class RunDirError(ValueError):
     """A run directory that cannot be used for this run (wrong place, another experiment)."""
-
-
-# ---------------------------------------------------------------------------------- provenance
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def goals_sha256(goals: Any) -> str:
-    """A digest of a GoalSet's frames and labels (which goals a run was trained/evaluated on)."""
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(goals.frames).tobytes())
-    h.update(np.ascontiguousarray(goals.labels, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
-def provenance(cfg: Any, train_goals: Any, eval_goals: Any) -> dict[str, str]:
-    """What besides the Config decides the experiment: a layout file's contents and the goals."""
-    out = {"train_goals": goals_sha256(train_goals), "eval_goals": goals_sha256(eval_goals)}
-    if cfg.suite == "gridworld" and Path(cfg.layout).is_file():
-        out["layout_file"] = str(Path(cfg.layout).resolve())
-        out["layout_sha256"] = file_sha256(cfg.layout)
-    return out
 
 
 def config_diff(

@@ -23,7 +23,6 @@ Scales: 'paper' = the Fig. 5 / App. A.3 hyperparameters and 500k agent steps (a 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import shutil
@@ -36,12 +35,19 @@ import numpy as np
 from glamor_mini.agents import AGENTS
 from glamor_mini.config import Config, ConfigError, add_set_argument, parse_set
 from glamor_mini.envs import SUITES, Suite
-from glamor_mini.experiments.common import save_figure, write_csv
+from glamor_mini.experiments.common import write_csv
 from glamor_mini.experiments.executor import (
     Job,
     add_executor_arguments,
     default_cpus_per_run,
     execute,
+)
+from glamor_mini.experiments.table1_figures import (
+    algo_name,
+    curve_table,
+    plot_bars,
+    plot_curves_grid,
+    slug,
 )
 from glamor_mini.resolve import make_config
 from glamor_mini.resources import cpu_share
@@ -72,10 +78,6 @@ def algos() -> tuple[str, ...]:
     return tuple(AGENTS)
 
 
-def algo_name(algo: str) -> str:
-    return AGENTS[algo].name
-
-
 def paper_envs(suite: str) -> tuple[str, ...]:
     """Default environments: the paper's 14 games and 7 control tasks; one grid, one MiniGrid."""
     return table1_suites()[suite_key(suite)].paper_envs
@@ -84,10 +86,6 @@ def paper_envs(suite: str) -> tuple[str, ...]:
 def paper_number(suite: str, env: str, algo: str) -> float:
     """The paper's Table 1 goal achievement (nan where the paper has none)."""
     return table1_suites()[suite_key(suite)].paper_table1.get(env, {}).get(algo, math.nan)
-
-
-def slug(env: str) -> str:
-    return env.replace("/", "-")
 
 
 def build_jobs(
@@ -246,107 +244,6 @@ def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
         why = "measures the budget, not the algorithm, and is left out of the mean"
         lines += ["", f"[{k}] {note}. Its goal achievement (table1.csv) {why}."]
     return "\n".join(lines) + "\n"
-
-
-def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: str) -> Path:
-    """Fig. 2: goal achievement per env, one bar per algorithm (mean ± std), paper as ticks.
-    A cell that cannot train at its budget gets no bar: 'cannot train' is written in its place."""
-    import matplotlib.pyplot as plt
-
-    envs = list(dict.fromkeys(r["env"] for r in rows))
-    names = [algo_name(a) for a in algos]
-    width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(envs) + 2), 3.6))
-    x = np.arange(len(envs))
-    for i, n in enumerate(names):
-        rs = [next(r for r in rows if r["env"] == e and r["algo"] == n) for e in envs]
-        bad = np.array([bool(r.get("cannot_train")) for r in rs])
-        m = np.where(bad, np.nan, np.array([r["mean"] for r in rs], dtype=float))
-        s = np.where(bad, np.nan, np.array([r["std"] for r in rs], dtype=float))
-        pos = x - 0.4 + width * (i + 0.5)
-        bars = ax.bar(pos, np.nan_to_num(m), width, yerr=np.nan_to_num(s), capsize=2, label=n)
-        mark = dict(rotation=90, ha="center", va="bottom", fontsize=7)
-        for p in pos[bad]:  # no bar: the words, in the algorithm's colour
-            ax.text(p, 0.02, "cannot train", color=bars.patches[0].get_facecolor(), **mark)
-        paper = np.array([r["paper"] for r in rs])
-        ok = ~np.isnan(paper)
-        if ok.any():
-            ax.scatter(pos[ok], paper[ok], marker="_", s=120, color="black", zorder=3)
-    floor = [next(r for r in rows if r["env"] == e)["random_floor"] for e in envs]
-    ax.scatter(x, floor, marker="x", color="grey", zorder=3, label="random floor")
-    ax.scatter([], [], marker="_", color="black", label="paper (500k steps)")
-    ax.set_xticks(x, [e.split("/")[0] for e in envs], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("goal achievement")
-    ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    return save_figure(fig, png)
-
-
-def curve_table(
-    root: Path, suite: str, envs: list[str], algos: list[str], seeds: list[int]
-) -> list[dict[str, Any]]:
-    """Tidy evaluation rows from every run's progress.csv (env, algo, seed, step, achievement)."""
-    rows = []
-    for env in envs:
-        for algo in algos:
-            for s in seeds:
-                p = root / suite / slug(env) / algo / f"seed{s}" / "progress.csv"
-                if not p.is_file():
-                    continue
-                with p.open() as fh:
-                    for r in csv.DictReader(fh):
-                        if r.get("eval_goal_achievement"):
-                            rows.append(
-                                {
-                                    "env": env,
-                                    "algo": algo_name(algo),
-                                    "seed": s,
-                                    "agent_steps": int(float(r["agent_steps"])),
-                                    "goal_achievement": float(r["eval_goal_achievement"]),
-                                }
-                            )
-    return rows
-
-
-def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, float]) -> Path:
-    """Figs. 9-10: one panel per env, mean ± std over seeds per algorithm."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    envs = list(dict.fromkeys(r["env"] for r in rows))
-    cols = min(4, max(1, len(envs)))
-    nrows = math.ceil(len(envs) / cols) if envs else 1
-    fig, axes = plt.subplots(
-        nrows, cols, figsize=(3.2 * cols + 0.6, 2.6 * nrows + 0.4), squeeze=False
-    )
-    for ax, env in zip(axes.flat, envs, strict=False):
-        for algo in dict.fromkeys(r["algo"] for r in rows if r["env"] == env):
-            pts: dict[int, list[float]] = {}
-            for r in rows:
-                if r["env"] == env and r["algo"] == algo:
-                    pts.setdefault(r["agent_steps"], []).append(r["goal_achievement"])
-            xs = np.array(sorted(pts))
-            m = np.array([np.mean(pts[x]) for x in xs])
-            s = np.array([np.std(pts[x]) for x in xs])
-            ax.plot(xs, m, marker="o", markersize=2, label=algo)
-            ax.fill_between(xs, m - s, m + s, alpha=0.2)
-        if not math.isnan(floors.get(env, math.nan)):
-            ax.axhline(floors[env], ls="--", color="grey", lw=1, label="random")
-        ax.set_title(env, fontsize=9)
-        ax.set_ylim(-0.02, 1.02)
-        ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
-    for ax in list(axes.flat)[len(envs) :]:
-        ax.axis("off")
-    if envs:
-        axes.flat[0].legend(fontsize=7)
-    fig.supxlabel("agent steps", fontsize=9)
-    fig.supylabel("goal achievement\n(mean ± std over seeds)", fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, png)
 
 
 def aggregate(
