@@ -278,11 +278,11 @@ def test_a_run_dir_from_an_older_version_without_a_new_field_resumes(tmp_path):
     out = tmp_path / "run"
     train(make_config("debug", total_steps=400), out)
     cfg_json = json.loads((out / "config.json").read_text())
-    del cfg_json["discern_beta"]  # as written before that field existed
+    del cfg_json["alpha"]  # as written before that field existed
     (out / "config.json").write_text(json.dumps(cfg_json))
     assert train(make_config("debug", total_steps=800), out).agent_steps == 800
-    with pytest.raises(RunDirError, match="discern_beta: 4.0 -> 1.0"):  # not its default: refused
-        train(make_config("debug", total_steps=1200, discern_beta=1.0), out)
+    with pytest.raises(RunDirError, match="alpha: 1.0 -> 0.5"):  # not its default: refused
+        train(make_config("debug", total_steps=1200, alpha=0.5), out)
 
 
 # ---------------------------------------------------------------------------------- whose files
