@@ -42,18 +42,44 @@ class MLPEncoder(nn.Module):
         return self.net(obs.float() / 255.0)
 
 
+class _Relayout(torch.autograd.Function):
+    """`x` copied into memory format `to`, whose gradient goes back in format `back`.
+
+    `Tensor.contiguous(memory_format=...)` passes its gradient through in whatever layout it
+    arrives, so a norm computed in NCHW between channels-last layers would hand NCHW gradients to
+    the channels-last max pool and convolution, which then copy them at full resolution (and the
+    norm's backward would get channels-last gradients). Here each gradient is put into the layout
+    its consumer runs in: the same numbers, one copy each way, no layout conversions elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, to: torch.memory_format, back: torch.memory_format) -> Tensor:
+        ctx.back = back
+        return x.contiguous(memory_format=to)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        return grad.contiguous(memory_format=ctx.back), None, None
+
+
 class _GroupNorm(nn.GroupNorm):
     """nn.GroupNorm computed on a contiguous (NCHW) copy, returned in the input's memory format.
 
     The IMPALA encoder runs its convolutions and max pools channels-last (NHWC), where the CPU
     kernels are fastest, but PyTorch's CPU GroupNorm is several times slower on NHWC than on
-    NCHW (backward above all), so the norm alone goes through NCHW (bench/pixel_speed.py)."""
+    NCHW (backward above all), so the norm alone goes through NCHW, forward and backward
+    (`_Relayout`; bench/pixel_speed.py)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.group_norm(x.contiguous(), self.num_groups, self.weight, self.bias, self.eps)
-        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-            return y.contiguous(memory_format=torch.channels_last)
-        return y
+        nhwc = (
+            x.dim() == 4
+            and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last)
+        )
+        if not nhwc:
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        nchw = _Relayout.apply(x, torch.contiguous_format, torch.channels_last)
+        y = F.group_norm(nchw, self.num_groups, self.weight, self.bias, self.eps)
+        return _Relayout.apply(y, torch.channels_last, torch.contiguous_format)
 
 
 class _ResidualBlock(nn.Module):

@@ -24,6 +24,37 @@ def test_impala_encoder_on_atari_frame_stacks():
     assert enc.head[1].in_features == 32 * 13 * 10
 
 
+def test_impala_channels_last_is_the_nchw_network_with_gradients_in_each_layer_s_layout():
+    """Channels-last is a layout, not a model: the same weights give the NCHW encoder's output
+    and gradients, and the gradient reaching every max pool and convolution output arrives
+    channels-last (a norm computed in NCHW must not hand them NCHW gradients to copy)."""
+    torch.manual_seed(0)
+    nhwc = ImpalaEncoder((4, 26, 20), 32, channels=(8, 16), channels_last=True)
+    nchw = ImpalaEncoder((4, 26, 20), 32, channels=(8, 16), channels_last=False)
+    nchw.load_state_dict(nhwc.state_dict())
+    x = torch.randint(0, 256, (5, 4, 26, 20), dtype=torch.uint8)
+    layouts: list[bool] = []
+
+    def record(module, inputs, output):
+        output.register_hook(
+            lambda g: layouts.append(g.is_contiguous(memory_format=torch.channels_last))
+        )
+
+    for m in nhwc.conv.modules():
+        if isinstance(m, torch.nn.Conv2d | torch.nn.MaxPool2d):
+            m.register_forward_hook(record)
+    out = [enc(x) for enc in (nhwc, nchw)]
+    torch.testing.assert_close(out[0], out[1], rtol=1e-5, atol=1e-5)
+    for o in out:
+        o.square().sum().backward()
+    # float rounding differs between the layouts' kernels; the biases of convolutions followed
+    # by a norm have ~0 gradients, so the tolerance is set by the largest gradient
+    scale = max(float(p.grad.abs().max()) for p in nchw.parameters())
+    for (name, a), b in zip(nhwc.named_parameters(), nchw.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale, msg=name)
+    assert len(layouts) == 2 * (1 + 4 + 1) and all(layouts)
+
+
 def test_mlp_encoder_shape():
     assert MLPEncoder((2, 9, 9), 64).forward(torch.zeros(3, 2, 9, 9, dtype=torch.uint8)).shape == (
         3,
