@@ -217,53 +217,65 @@ def run_episodes(
     progress: bool = False,
     record: bool = False,
 ) -> Episodes:
-    """Run one episode per goal row, all in lock-step; the policy acts for the active rows at
-    once. Row i's env is reset with `reset_seed(seed, i)`. The envs are closed at the end."""
+    """Run one episode per goal row, in lock-step; the policy acts for the active rows at once.
+    Row i's env is reset with `reset_seed(seed, i)`. At most `task.eval_chunk` envs are alive at
+    once (None: all rows): the rows run in consecutive chunks of that many, each on envs from
+    `task.eval_envs`, given back (closed, or kept with reuse_eval_envs) when the chunk ends."""
     B, T = len(goals), task.horizon
-    envs = task.eval_envs(B)
-    try:
-        stacks = FrameStacks(B, task)
-        labels = np.zeros((B, len(task.label_names)), dtype=np.float32)
-        first = []
-        for i, env in enumerate(envs):
-            frame, labels[i] = env.reset(seed=reset_seed(seed, i))
-            first.append(frame)
-        stacks.reset(np.arange(B), np.stack(first))
-        start = labels.copy()
-        traj = np.repeat(labels[:, None], T + 1, axis=1)
-        seen = np.repeat(stacks.latest()[:, None], T + 1, axis=1) if record else None
-        steps = np.zeros(B, dtype=np.int64)
-        stopped = np.zeros(B, dtype=bool)
-        active = np.ones(B, dtype=bool)
-        goal_frames = torch.from_numpy(goals.frames)
-        for t in tqdm(range(T), desc="evaluate", disable=not progress, leave=False):
-            idx = np.flatnonzero(active)
-            if len(idx) == 0:
-                break
-            new = torch.full((len(idx),), t == 0)
-            left = torch.full((len(idx),), T - t, dtype=torch.long)
-            actions, stop = policy.act(
-                torch.from_numpy(idx),
-                torch.from_numpy(stacks.obs[idx]),
-                goal_frames[idx],
-                left,
-                new,
-            )
-            actions, stop = to_host(actions, stop)  # one device-to-host copy
-            stopped[idx[stop]] = True
-            active[idx[stop]] = False
-            go = idx[~stop]
-            for i, a in zip(go, actions[~stop], strict=True):
-                frame, labels[i], ended = envs[i].step(int(a))
-                stacks.push(np.array([i]), frame[None])
-                steps[i] += 1
-                traj[i, t + 1 :] = labels[i]
-                if seen is not None:
-                    seen[i, t + 1 :] = frame
-                if ended:
-                    active[i] = False
-    finally:
-        task.release_eval_envs(envs)
+    chunk = task.eval_chunk or B
+    stacks = FrameStacks(B, task)
+    labels = np.zeros((B, len(task.label_names)), dtype=np.float32)
+    start = np.zeros_like(labels)
+    traj = np.zeros((B, T + 1, len(task.label_names)), dtype=np.float32)
+    seen = None
+    steps = np.zeros(B, dtype=np.int64)
+    stopped = np.zeros(B, dtype=bool)
+    active = np.ones(B, dtype=bool)
+    goal_frames = torch.from_numpy(goals.frames)
+    for lo in range(0, B, chunk):
+        rows = np.arange(lo, min(B, lo + chunk))
+        envs = task.eval_envs(len(rows))
+        try:
+            first = []
+            for i in rows:
+                frame, labels[i] = envs[i - lo].reset(seed=reset_seed(seed, int(i)))
+                first.append(frame)
+            stacks.reset(rows, np.stack(first))
+            start[rows] = labels[rows]
+            traj[rows] = labels[rows, None]
+            if record:
+                if seen is None:
+                    seen = np.zeros((B, T + 1, *stacks.latest().shape[1:]), dtype=np.uint8)
+                seen[rows] = stacks.latest()[rows, None]
+            ticks = tqdm(range(T), desc="evaluate", disable=not progress, leave=False)
+            for t in ticks:
+                idx = rows[active[rows]]
+                if len(idx) == 0:
+                    break
+                new = torch.full((len(idx),), t == 0)
+                left = torch.full((len(idx),), T - t, dtype=torch.long)
+                actions, stop = policy.act(
+                    torch.from_numpy(idx),
+                    torch.from_numpy(stacks.obs[idx]),
+                    goal_frames[idx],
+                    left,
+                    new,
+                )
+                actions, stop = to_host(actions, stop)  # one device-to-host copy
+                stopped[idx[stop]] = True
+                active[idx[stop]] = False
+                go = idx[~stop]
+                for i, a in zip(go, actions[~stop], strict=True):
+                    frame, labels[i], ended = envs[i - lo].step(int(a))
+                    stacks.push(np.array([i]), frame[None])
+                    steps[i] += 1
+                    traj[i, t + 1 :] = labels[i]
+                    if seen is not None:
+                        seen[i, t + 1 :] = frame
+                    if ended:
+                        active[i] = False
+        finally:
+            task.release_eval_envs(envs)
     return Episodes(start, labels.copy(), steps, stopped, traj, stacks.latest(), seen)
 
 

@@ -86,7 +86,9 @@ class Task:
     | plot_outcomes        | False (no plot: goal grid)    | grid world (heatmaps)       |
     | episode_gif          | False (no episode.gif)        | Atari (save_goal_gif)       |
     | without_pixels       | self                          | DM Control (skip rendering) |
-    | eval_envs            | new envs each evaluation      | Atari (kept: reuse_eval_envs)|
+    | eval_envs            | new envs each evaluation      | Atari, DM Control (kept:     |
+    |                      |                               | reuse_eval_envs)             |
+    | eval_chunk           | None (one env per episode)    | DM Control (30 at a time)    |
     """
 
     name: str
@@ -101,6 +103,10 @@ class Task:
     """True: `eval_envs` hands out the same envs at every evaluation instead of building new ones
     (suites whose envs are slow to build: an ALE env loads its ROM, ~0.13 s x 90 per evaluation).
     Only for envs whose seeded `reset` restores everything an episode depends on."""
+    eval_chunk: int | None = None
+    """The most evaluation envs alive at once: an evaluation runs its episodes (lock-step) in
+    consecutive chunks of this many rows (rollout.run_episodes); None: all episodes at once.
+    For suites whose envs are large (a MuJoCo env with its renderer: ~90 MB)."""
     _eval_env_pool: list[SuiteEnv] | None = None
 
     def make_env(self) -> SuiteEnv:

@@ -226,9 +226,12 @@ class DmcSuiteEnv:
 class DmcTask(RolloutGoalsMixin):
     """GLAMOR's view of one dm_control task (see the module docstring)."""
 
-    # reuse_eval_envs stays False: each env holds ~90 MB (MuJoCo model + software renderer), so
-    # the 90 envs of a `--scale cpu` evaluation take ~8 GB while it runs; kept between
-    # evaluations they would hold it for the whole run.
+    # Each env holds ~90 MB (MuJoCo model + software renderer): an evaluation of 30 goals x 3
+    # episodes runs 30 episodes at a time on 30 envs (~2.7 GB, not ~8 GB for 90 at once), kept
+    # for the next chunk and the next evaluation (a seeded reset restores the task's RNG, and
+    # physics.reset() the simulator: tests/test_eval_envs.py).
+    reuse_eval_envs = True
+    eval_chunk = 30
 
     def __init__(
         self,
