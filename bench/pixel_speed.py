@@ -8,8 +8,10 @@ process and one torch thread each, so that other load on the machine slows all t
 first to finish frees CPU for the others, so the ratios err low):
 
   before    the IMPALA encoder on NCHW tensors (ImpalaEncoder(channels_last=False)) and new
-            evaluation envs at every evaluation (Task.reuse_eval_envs = False)
-  now       the defaults: channels-last convolutions, evaluation envs kept
+            evaluation envs at every evaluation, all episodes at once (Task.reuse_eval_envs =
+            False, Task.eval_chunk = None)
+  now       the defaults: channels-last convolutions, evaluation envs kept (DM Control: 30 at a
+            time)
   now+amp   the defaults with Config.amp (bf16 encoders), where models.amp_supported
 
 Each variant trains with the same replay ratio and batch size (the same learning per agent
@@ -93,15 +95,19 @@ class Before:
     def __enter__(self) -> None:
         self.defaults = ImpalaEncoder.__init__.__defaults__
         ImpalaEncoder.__init__.__defaults__ = (*self.defaults[:-1], False)
-        self.reuse = Task.reuse_eval_envs
         self.patched = [cls for cls in _task_classes() if "reuse_eval_envs" in cls.__dict__]
+        self.chunked = {c: c.eval_chunk for c in _task_classes() if "eval_chunk" in c.__dict__}
         for cls in self.patched:
             cls.reuse_eval_envs = False
+        for cls in self.chunked:
+            cls.eval_chunk = None
 
     def __exit__(self, *exc) -> None:
         ImpalaEncoder.__init__.__defaults__ = self.defaults
         for cls in self.patched:
             cls.reuse_eval_envs = True
+        for cls, chunk in self.chunked.items():
+            cls.eval_chunk = chunk
 
 
 def _task_classes() -> list[type]:
