@@ -224,9 +224,9 @@ def main() -> None:
                 ]
             )
         print(
-            "seconds per phase ('collect' includes 'plan': the open-loop planner while "
-            f"collecting); 'at {full.total_steps // 1000}k': projected minutes at Table 1's "
-            "budget"
+            "seconds per phase ('plan': every plan() call, part of 'collect' (open loop) and "
+            f"of 'eval' (closed loop, one plan per step)); 'at {full.total_steps // 1000}k': "
+            "projected minutes at Table 1's budget"
         )
         print_table(
             ["variant", "wall"] + keys + ["updates", "steps/s", "speed", "at full", "speed"],
