@@ -204,6 +204,8 @@ class Trainer:
             self.console.line(f"{what} {self.run_dir} from step {self.resumed_from}", always=True)
         with sigterm_as_interrupt():
             try:
+                if self.resumed_from and self.agent_steps < cfg.total_steps:
+                    self._finish_interrupted_step()
                 eval_at = self._loop(on_step)
             except KeyboardInterrupt as err:
                 self.console.close()
@@ -256,6 +258,20 @@ class Trainer:
             if on_step is not None:
                 on_step(self)
         return eval_at
+
+    def _finish_interrupted_step(self) -> None:
+        """A run interrupted during a step's evaluation or logging checkpointed that step with
+        progress.csv behind it, and the loop, which evaluates and logs when a step crosses a
+        multiple of eval_every / log_every, would never cross it again: a resumed curve would
+        miss that point. So evaluate (the checkpoint's model) and log it now."""
+        cfg, last = self.cfg, max(self.rundir.last_logged_step(), 0)
+        if last >= self.agent_steps:
+            return
+        ev = None
+        if cfg.eval_every and _crossed(last, self.agent_steps, cfg.eval_every):
+            ev = self.run_eval()
+        if ev is not None or _crossed(last, self.agent_steps, cfg.log_every):
+            self.log(ev, 0.0)
 
     def _already_finished(self) -> TrainResult:
         ev = self.finished or {}

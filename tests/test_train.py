@@ -119,6 +119,35 @@ def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
     assert train(cfg, out).agent_steps == 1600
 
 
+def test_an_interrupt_during_an_evaluation_leaves_no_gap_in_the_resumed_curve(
+    tmp_path, monkeypatch
+):
+    """Ctrl-C while the step that crossed 800 evaluates: the checkpoint is at that step, and
+    the resumed run evaluates and logs it before going on (the loop would never cross 800
+    again, so the curve would lack its point)."""
+    from glamor_mini.train import Trainer
+
+    cfg = make_config("debug", total_steps=1200, eval_every=400, log_every=200, checkpoint_every=0)
+    out = tmp_path / "run"
+    real = Trainer.run_eval
+
+    def interrupted_at_800(self):
+        if self.agent_steps >= 800:
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(Trainer, "run_eval", interrupted_at_800)
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 800"):
+        train(cfg, out)
+    assert [int(r["agent_steps"]) for r in read_rows(out / "progress.csv")] == [200, 400, 600]
+    monkeypatch.setattr(Trainer, "run_eval", real)
+    train(cfg, out)
+    rows = read_rows(out / "progress.csv")
+    assert [int(r["agent_steps"]) for r in rows] == [200, 400, 600, 800, 1000, 1200]
+    evaluated = [int(r["agent_steps"]) for r in rows if r["eval_goal_achievement"] != ""]
+    assert evaluated == [400, 800, 1200]
+
+
 def test_resume_with_a_different_experiment_is_refused(tmp_path):
     out = tmp_path / "run"
     train(make_config("debug"), out)
