@@ -59,6 +59,16 @@ def test_paper_numbers_sit_beside_ours():
     assert all(r["n_seeds"] == 0 and r["missing_seeds"] == "0" for r in rows)
 
 
+def test_the_mean_row_compares_with_the_paper_on_the_envs_that_have_results(tmp_path):
+    d = tmp_path / "atari" / "Pong" / "glamor" / "seed0"
+    d.mkdir(parents=True)
+    (d / "eval.json").write_text(json.dumps({"goal_achievement": 0.5}))
+    rows = aggregate_rows(tmp_path, "atari", ["Pong", "Qbert"], ["glamor"], [0])
+    md = markdown_table(rows, ["glamor"])
+    # Qbert not run yet: the paper's mean is Pong's 0.44, not (0.44 + 0.83) / 2
+    assert "| **mean** | 0.50 (0.44) |" in md
+
+
 def test_jobs_cover_envs_algos_seeds_and_floors():
     jobs = build_jobs("grid", ["empty-7x7", "four-rooms"], ["glamor", "gcsl"], [0, 1], "tiny")
     assert len(jobs) == 2 * 2 * (2 + 1)

@@ -233,8 +233,10 @@ def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
     means = []
     for n in names:
         trained = [r for r in rows if r["algo"] == n and not r.get("cannot_train")]
-        xs = [r["mean"] for r in trained if not math.isnan(r["mean"])]
-        ps = [r["paper"] for r in rows if r["algo"] == n and not math.isnan(r["paper"])]
+        done = [r for r in trained if not math.isnan(r["mean"])]
+        xs = [r["mean"] for r in done]
+        # the paper's mean over the same envs: an env not run yet is in neither
+        ps = [r["paper"] for r in done if not math.isnan(r["paper"])]
         means.append(
             f"{_fmt(float(np.mean(xs)) if xs else math.nan)} "
             f"({_fmt(float(np.mean(ps)) if ps else math.nan)})"
