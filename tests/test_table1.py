@@ -69,6 +69,37 @@ def test_the_mean_row_compares_with_the_paper_on_the_envs_that_have_results(tmp_
     assert "| **mean** | 0.50 (0.44) |" in md
 
 
+def test_a_run_still_training_is_drawn_apart_from_the_finished_seeds(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from glamor_mini.experiments.table1_figures import curve_table, plot_curves_grid
+
+    _write_eval(tmp_path, "empty-7x7", "glamor", 0, 0.9)
+    running = tmp_path / "grid" / "empty-7x7" / "glamor" / "seed1"
+    running.mkdir(parents=True)
+    (running / "progress.csv").write_text("agent_steps,eval_goal_achievement\n100,0.05\n")
+    rows = curve_table(tmp_path, "grid", ["empty-7x7"], ["glamor"], [0, 1])
+    assert [(r["seed"], r["finished"]) for r in rows] == [(0, True), (0, True), (1, False)]
+    import matplotlib.pyplot as plt
+
+    captured = {}
+    real_savefig = plt.Figure.savefig
+
+    def keep(fig, *a, **k):
+        captured["lines"] = [(ln.get_label(), list(ln.get_ydata())) for ln in fig.axes[0].lines]
+        return real_savefig(fig, *a, **k)
+
+    plt.Figure.savefig = keep
+    try:
+        plot_curves_grid(rows, tmp_path / "curves.png", {})
+    finally:
+        plt.Figure.savefig = real_savefig
+    lines = dict(captured["lines"])
+    assert lines["GLAMOR"] == [0.45, 0.9]  # the finished seed alone, not averaged with 0.05
+    assert lines["GLAMOR seed 1, running"] == [0.05]
+
+
 def test_jobs_cover_envs_algos_seeds_and_floors():
     jobs = build_jobs("grid", ["empty-7x7", "four-rooms"], ["glamor", "gcsl"], [0, 1], "tiny")
     assert len(jobs) == 2 * 2 * (2 + 1)

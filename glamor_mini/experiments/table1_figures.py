@@ -61,14 +61,17 @@ def plot_bars(rows: list[dict[str, Any]], algos: list[str], png: Path, title: st
 def curve_table(
     root: Path, suite: str, envs: list[str], algos: list[str], seeds: list[int]
 ) -> list[dict[str, Any]]:
-    """Tidy evaluation rows from every run's progress.csv (env, algo, seed, step, achievement)."""
+    """Tidy evaluation rows from every run's progress.csv (env, algo, seed, step, achievement,
+    finished: whether the run has written its eval.json; a run still training is drawn apart)."""
     rows = []
     for env in envs:
         for algo in algos:
             for s in seeds:
-                p = root / suite / slug(env) / algo / f"seed{s}" / "progress.csv"
+                run = root / suite / slug(env) / algo / f"seed{s}"
+                p = run / "progress.csv"
                 if not p.is_file():
                     continue
+                finished = (run / "eval.json").is_file()
                 with p.open() as fh:
                     for r in csv.DictReader(fh):
                         if r.get("eval_goal_achievement"):
@@ -79,13 +82,16 @@ def curve_table(
                                     "seed": s,
                                     "agent_steps": int(float(r["agent_steps"])),
                                     "goal_achievement": float(r["eval_goal_achievement"]),
+                                    "finished": finished,
                                 }
                             )
     return rows
 
 
 def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, float]) -> Path:
-    """Figs. 9-10: one panel per env, mean ± std over seeds per algorithm."""
+    """Figs. 9-10: one panel per env, mean ± std over the finished seeds per algorithm; a run
+    still training is a dotted line of its own ("GCSL seed 1, running"), so a partial seed never
+    shifts the mean of the early points."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -95,17 +101,35 @@ def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, fl
     fig, axes = plt.subplots(
         nrows, cols, figsize=(3.2 * cols + 0.6, 2.6 * nrows + 0.4), squeeze=False
     )
+    colors = {a: f"C{k}" for k, a in enumerate(dict.fromkeys(r["algo"] for r in rows))}
     for ax, env in zip(axes.flat, envs, strict=False):
         for algo in dict.fromkeys(r["algo"] for r in rows if r["env"] == env):
+            color = colors[algo]
+            mine = [r for r in rows if r["env"] == env and r["algo"] == algo]
             pts: dict[int, list[float]] = {}
-            for r in rows:
-                if r["env"] == env and r["algo"] == algo:
+            for r in mine:
+                if r.get("finished", True):
                     pts.setdefault(r["agent_steps"], []).append(r["goal_achievement"])
-            xs = np.array(sorted(pts))
-            m = np.array([np.mean(pts[x]) for x in xs])
-            s = np.array([np.std(pts[x]) for x in xs])
-            ax.plot(xs, m, marker="o", markersize=2, label=algo)
-            ax.fill_between(xs, m - s, m + s, alpha=0.2)
+            if pts:
+                xs = np.array(sorted(pts))
+                m = np.array([np.mean(pts[x]) for x in xs])
+                s = np.array([np.std(pts[x]) for x in xs])
+                ax.plot(xs, m, marker="o", markersize=2, label=algo, color=color)
+                ax.fill_between(xs, m - s, m + s, alpha=0.2, color=color)
+            for seed in dict.fromkeys(r["seed"] for r in mine if not r.get("finished", True)):
+                run = sorted(
+                    (r["agent_steps"], r["goal_achievement"])
+                    for r in mine
+                    if r["seed"] == seed and not r.get("finished", True)
+                )
+                ax.plot(
+                    *zip(*run, strict=True),
+                    ls=":",
+                    marker="o",
+                    markersize=2,
+                    color=color,
+                    label=f"{algo} seed {seed}, running",
+                )
         if not math.isnan(floors.get(env, math.nan)):
             ax.axhline(floors[env], ls="--", color="grey", lw=1, label="random")
         ax.set_title(env, fontsize=9)
@@ -115,8 +139,12 @@ def plot_curves_grid(rows: list[dict[str, Any]], png: Path, floors: dict[str, fl
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     for ax in list(axes.flat)[len(envs) :]:
         ax.axis("off")
-    if envs:
-        axes.flat[0].legend(fontsize=7)
+    if envs:  # one legend for all panels, in the first: every algorithm and running seed
+        entries: dict[str, Any] = {}
+        for ax in axes.flat[: len(envs)]:
+            for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                entries.setdefault(label, h)
+        axes.flat[0].legend(list(entries.values()), list(entries), fontsize=7)
     fig.supxlabel("agent steps", fontsize=9)
     fig.supylabel("goal achievement\n(mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
