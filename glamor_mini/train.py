@@ -260,16 +260,13 @@ class Trainer:
         return eval_at
 
     def _finish_interrupted_step(self) -> None:
-        """A run interrupted during a step's evaluation or logging checkpointed that step with
-        progress.csv behind it, and the loop, which evaluates and logs when a step crosses a
-        multiple of eval_every / log_every, would never cross it again: a resumed curve would
-        miss that point. So evaluate (the checkpoint's model) and log it now."""
+        """An interrupt in a step's evaluation or log checkpointed that step, which the loop never
+        crosses again: evaluate (the checkpoint's model) and log it, or the curve has a hole."""
         cfg, last = self.cfg, max(self.rundir.last_logged_step(), 0)
         if last >= self.agent_steps:
             return
-        ev = None
-        if cfg.eval_every and _crossed(last, self.agent_steps, cfg.eval_every):
-            ev = self.run_eval()
+        due = cfg.eval_every and _crossed(last, self.agent_steps, cfg.eval_every)
+        ev = self.run_eval() if due else None
         if ev is not None or _crossed(last, self.agent_steps, cfg.log_every):
             self.log(ev, 0.0)
 
