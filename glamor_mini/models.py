@@ -132,11 +132,15 @@ class GoalTimeTorso(nn.Module):
                 f"{tuple(obs.shape)}, {tuple(goal.shape)}, {tuple(time.shape)}"
             )
 
-    def features(self, obs: Tensor, goal: Tensor, time: Tensor) -> Tensor:
-        """-> (B, S) the mixed features of (s, g, time)."""
+    def features(
+        self, obs: Tensor, goal: Tensor, time: Tensor, goal_features: Tensor | None = None
+    ) -> Tensor:
+        """-> (B, S) the mixed features of (s, g, time). `goal_features`: this torso's
+        goal_encoder(goal), (B, S), when the caller has it already (it is not encoded again)."""
         self.check_inputs(obs, goal, time)
         tf = time_features(time, self.horizon).to(obs.device, self.mix[0].weight.dtype)
-        return self.mix(torch.cat([self.obs_encoder(obs), self.goal_encoder(goal), tf], dim=1))
+        e_g = self.goal_encoder(goal) if goal_features is None else goal_features
+        return self.mix(torch.cat([self.obs_encoder(obs), e_g, tf], dim=1))
 
 
 @dataclass

@@ -55,7 +55,7 @@ def fill_replay(
     return rb
 
 
-def exact_reward(final: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+def exact_reward(final: torch.Tensor, goal: torch.Tensor, embedded=None) -> torch.Tensor:
     """The reward a perfect discriminator gives: 1 when the final frame is the goal frame."""
     return (final.flatten(1) == goal.flatten(1)).all(dim=1).float()
 
@@ -282,6 +282,55 @@ def test_target_network_is_copied_every_period():
         agent.update(agent.sample(rb, 16))
         assert same() == (u % 3 == 0), u
     assert not any(p.requires_grad for p in agent.target.parameters())
+
+
+def test_update_equals_its_three_parts_computed_apart():
+    """update() encodes batch.goal once with the online goal encoder and shares the features
+    (with their graph for the Q step, detached for xi and the double-DQN action). Its result
+    must be that of the parts computed apart, as the module docstring writes them: xi's loss,
+    r_T, the n-step targets and the Q loss, one backward, one step of each optimiser."""
+    kw = dict(discern_n_step=2, discern_relabel=0.5, grad_clip=1.0)
+    agent, task = make_agent(TINY, 4, **kw)
+    ref, _ = make_agent(TINY, 4, **kw)  # the same initial weights (make_agent seeds them)
+    rb = fill_replay(task, 40, p_match=0.3)
+    for _ in range(3):
+        batch = agent.sample(rb, 48)
+        stats = agent.update(batch)
+        xi_loss, _ = ref.discriminator_loss(batch)
+        reward = ref.final_reward(batch.final, batch.goal)
+        y = ref.q_targets(batch, reward)
+        q = ref.qnet(batch.obs, batch.goal, batch.t).gather(1, batch.action.view(-1, 1))
+        q_loss = torch.nn.functional.smooth_l1_loss(q.squeeze(1), y)
+        ref.q_optimizer.zero_grad()
+        ref.xi_optimizer.zero_grad()
+        (q_loss + xi_loss).backward()
+        torch.nn.utils.clip_grad_norm_(ref.qnet.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(ref.xi.parameters(), 1.0)
+        ref.q_optimizer.step()
+        ref.xi_optimizer.step()
+        torch.testing.assert_close(stats["q_loss"], q_loss.detach())
+        torch.testing.assert_close(stats["reward_loss"], xi_loss.detach())
+        for mine, theirs in ((agent.qnet, ref.qnet), (agent.xi, ref.xi)):
+            for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
+                torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_update_runs_each_encoder_once_per_input():
+    """One update encodes: online goal encoder batch.goal, the final frames and the decoys (3),
+    online obs encoder s_t and s_{t+m} (2), the target network s_{t+m} and the goal (1 + 1)."""
+    agent, task = make_agent(TINY, 4)
+    batch = agent.sample(fill_replay(task, 20), 16)
+    calls: dict[str, int] = {}
+    for net_name, net in (("q", agent.qnet), ("target", agent.target)):
+        for enc in ("obs_encoder", "goal_encoder"):
+            key = f"{net_name}.{enc}"
+            getattr(net, enc).register_forward_hook(
+                lambda *_, key=key: calls.__setitem__(key, calls.get(key, 0) + 1)
+            )
+    agent.update(batch)
+    assert calls == {
+        "q.goal_encoder": 3, "q.obs_encoder": 2, "target.goal_encoder": 1, "target.obs_encoder": 1
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------ checkpoints

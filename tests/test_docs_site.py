@@ -27,7 +27,7 @@ class Assets(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.loads: list[tuple[str, str]] = []   # (tag, url) fetched when the page opens
+        self.loads: list[tuple[str, str]] = []  # (tag, url) fetched when the page opens
         self.images: list[str] = []
 
     def handle_starttag(self, tag, attrs):

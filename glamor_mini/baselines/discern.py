@@ -106,8 +106,11 @@ class DiscernQNet(GoalTimeTorso):
         self.advantage = nn.Linear(self.state_size, self.n_actions)
         self.value = nn.Linear(self.state_size, 1) if dueling else None
 
-    def forward(self, obs: Tensor, goal: Tensor, t: Tensor) -> Tensor:
-        h = self.features(obs, goal, t)
+    def forward(
+        self, obs: Tensor, goal: Tensor, t: Tensor, goal_features: Tensor | None = None
+    ) -> Tensor:
+        """`goal_features`: this network's goal_encoder(goal), when the caller has it already."""
+        h = self.features(obs, goal, t, goal_features)
         adv = self.advantage(h)
         if self.value is None:
             return adv
@@ -341,23 +344,41 @@ class DiscernAgent(Agent):
         return self.xi(self.qnet.goal_encoder(frames).detach())
 
     @torch.no_grad()
-    def final_reward(self, final: Tensor, goal: Tensor) -> Tensor:
-        """r_T = max(0, xi(s_T) . xi(g)): final, goal (B, c, H, W) uint8 -> (B,) in [0, 1]."""
-        return (self.embed(final) * self.embed(goal)).sum(dim=1).clamp(min=0.0)
+    def final_reward(
+        self, final: Tensor, goal: Tensor, embedded: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
+        """r_T = max(0, xi(s_T) . xi(g)): final, goal (B, c, H, W) uint8 -> (B,) in [0, 1].
+        `embedded`: (xi(final), xi(goal)) when the caller has them, from the current xi."""
+        z_s, z_g = embedded if embedded is not None else (self.embed(final), self.embed(goal))
+        return (z_s * z_g).sum(dim=1).clamp(min=0.0)
 
-    def discriminator_loss(self, batch: DiscernBatch) -> tuple[Tensor, dict[str, Tensor]]:
+    def embed_batch(
+        self, batch: DiscernBatch, goal_features: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """xi of the batch's final frames, goals and decoys: (B, E), (B, E), (K, E). The goal
+        encoder runs without a graph (xi sees its features under a stop-gradient), xi in float32;
+        `goal_features`: the Q-network's goal_encoder(batch.goal), when the caller has it."""
+        enc = self.qnet.goal_encoder
+        with torch.no_grad():
+            f_s, f_d = enc(batch.final), enc(batch.decoys)
+            f_g = enc(batch.goal) if goal_features is None else goal_features.detach()
+        with torch.autocast(self.device.type, enabled=False):  # xi is a head: float32
+            return self.xi(f_s), self.xi(f_g), self.xi(f_d)
+
+    def discriminator_loss(
+        self, batch: DiscernBatch, embedded: tuple[Tensor, Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """Cross-entropy of picking the row's goal among the K decoys from the final frame,
         logits beta * cosine; decoys that are the goal itself are masked out. Rows whose goal
         was relabelled (goal = their own final frame) take part when discern_xi_hindsight is
         on. -> (loss, stats), scalars; stats: xi_accuracy, top-1 over the commanded rows (at
         chance while the policy is random, whatever xi is), and reward_decoy, the mean r_T of
         a final frame for the decoys that are other states (the reward matrix's off-diagonal;
-        r_T = 1 on the diagonal: their gap is the reward's contrast)."""
+        r_T = 1 on the diagonal: their gap is the reward's contrast). `embedded`: the
+        batch's `embed_batch`, when the caller has it."""
         commanded = batch.goal_idx >= 0
         rows = torch.ones_like(commanded) if self.xi_hindsight else commanded
-        z_s = self.embed(batch.final)  # (B, E)
-        z_g = self.embed(batch.goal)  # (B, E)
-        z_d = self.embed(batch.decoys)  # (K, E)
+        z_s, z_g, z_d = embedded if embedded is not None else self.embed_batch(batch)
         pos = (z_s * z_g).sum(dim=1, keepdim=True)  # (B, 1)
         neg = z_s @ z_d.T  # (B, K)
         logits = self.beta * torch.cat([pos, neg.masked_fill(batch.decoy_is_goal, -torch.inf)], 1)
@@ -372,11 +393,15 @@ class DiscernAgent(Agent):
 
     # -------------------------------------------------------------- Q-learning
     @torch.no_grad()
-    def q_targets(self, batch: DiscernBatch, reward: Tensor) -> Tensor:
+    def q_targets(
+        self, batch: DiscernBatch, reward: Tensor, goal_features: Tensor | None = None
+    ) -> Tensor:
         """n-step double-DQN targets (B,): gamma^(m-1) r_T where s_{t+m} is final (no bootstrap
-        past the last step), else gamma^n Q_target(s_{t+n}, argmax_a Q_online(s_{t+n}, a))."""
+        past the last step), else gamma^n Q_target(s_{t+n}, argmax_a Q_online(s_{t+n}, a)).
+        `goal_features`: the online network's goal_encoder(batch.goal), when the caller has it."""
+        online = {} if goal_features is None else {"goal_features": goal_features.detach()}
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            a_star = self.qnet(batch.next_obs, batch.goal, batch.t_next).argmax(dim=1)
+            a_star = self.qnet(batch.next_obs, batch.goal, batch.t_next, **online).argmax(dim=1)
             q_next = self.target(batch.next_obs, batch.goal, batch.t_next)
         q_next = q_next.float().gather(1, a_star.view(-1, 1)).squeeze(1)
         discount = self.gamma ** batch.m.float()
@@ -384,13 +409,20 @@ class DiscernAgent(Agent):
 
     def update(self, batch: DiscernBatch) -> dict[str, Tensor]:
         """One xi step (discriminator) and one Q step; copies Q to the target every
-        `target_period` updates (discern_target_period, or sized to the run)."""
+        `target_period` updates (discern_target_period, or sized to the run).
+
+        The online goal encoder sees batch.goal once: its features (with their graph) feed the
+        Q step, and detached, xi and the double-DQN action choice, which would otherwise each
+        encode the same frames with the same weights again (tests/test_discern.py checks the
+        result against the three parts computed apart)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            xi_loss, xi_stats = self.discriminator_loss(batch)
-        reward = self.final_reward(batch.final, batch.goal)
-        y = self.q_targets(batch, reward)
+            e_goal = self.qnet.goal_encoder(batch.goal)  # (B, S), with its graph
+            z_s, z_g, z_d = self.embed_batch(batch, goal_features=e_goal)
+            xi_loss, xi_stats = self.discriminator_loss(batch, (z_s, z_g, z_d))
+        reward = self.final_reward(batch.final, batch.goal, embedded=(z_s.detach(), z_g.detach()))
+        y = self.q_targets(batch, reward, goal_features=e_goal)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            q_all = self.qnet(batch.obs, batch.goal, batch.t)
+            q_all = self.qnet(batch.obs, batch.goal, batch.t, goal_features=e_goal)
         q = q_all.float().gather(1, batch.action.view(-1, 1)).squeeze(1)
         q_loss = F.smooth_l1_loss(q, y)
         total = q_loss + xi_loss
