@@ -25,6 +25,7 @@ sees while a run trains is console.py's.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -356,8 +357,9 @@ class RunDir:
         return self._last_step
 
     def log_row(self, row: dict[str, Any]) -> None:
-        """Append a row to progress.csv and TensorBoard (a row at an already-logged step is
-        merged into TensorBoard only: the CSV keeps one row per step)."""
+        """Append a row to progress.csv and TensorBoard. A row at the last logged step (a
+        finished run evaluated again, --reevaluate) replaces that row, so the CSV keeps one row
+        per step and its last evaluation is the one in eval.json."""
         new = not self.progress_csv.exists()
         step = int(row["agent_steps"])
         if new or step > self.last_logged_step():
@@ -368,6 +370,8 @@ class RunDir:
                 w.writerow(row)
                 fh.flush()
             self._last_step = step
+        elif step == self.last_logged_step():
+            self._replace_last_row(row)
         tb = self._tb()
         for k, v in row.items():
             if k.startswith("eval_"):
@@ -375,6 +379,13 @@ class RunDir:
             elif k in TB_GROUPS:
                 tb.add_scalar(f"{TB_GROUPS[k]}/{k}", v, step)
         tb.flush()
+
+    def _replace_last_row(self, row: dict[str, Any]) -> None:
+        with self.progress_csv.open() as fh:
+            lines = fh.read().splitlines()
+        out = io.StringIO()
+        csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="").writerow(row)
+        atomic_write_text(self.progress_csv, "\n".join(lines[:-1] + [out.getvalue()]) + "\n")
 
     def _tb(self):
         if self._writer is None:

@@ -128,9 +128,21 @@ def test_rerunning_a_finished_run_does_nothing(tmp_path, capsys):
     assert again.already_finished and "already finished (eval.json" in capsys.readouterr().out
     assert again.eval.goal_achievement == first.eval.goal_achievement
     assert files_of(out) == before
-    # asked to re-evaluate: the same numbers (seeded), still one row per step
+    # asked to re-evaluate: still one row per step, and the last row is the new evaluation
+    # (eval.json's), not the old one: the final row is marked here to tell them apart
+    progress = out / "progress.csv"
+    rows = list(csv.DictReader(progress.open()))
+    rows[-1]["eval_goal_achievement"] = "0.123456"
+    with progress.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
     train(make_config("debug", total_steps=800, log_every=400), out, reevaluate=True)
     assert steps_of(out) == [400, 800]
+    last = list(csv.DictReader(progress.open()))[-1]
+    evaluated = json.loads((out / "eval.json").read_text())["goal_achievement"]
+    assert float(last["eval_goal_achievement"]) == pytest.approx(evaluated)
+    assert float(last["eval_goal_achievement"]) == pytest.approx(first.eval.goal_achievement)
 
 
 def test_interrupts_never_make_rows_repeat_or_go_backwards(tmp_path):

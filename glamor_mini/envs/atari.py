@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -99,9 +98,6 @@ class AtariSuiteEnv:
     step(action) -> frame, labels, ended (life lost or game over)
     """
 
-    MAX_SNAPSHOTS = 8
-    """Seeded-reset states kept per env (see reset)."""
-
     def __init__(
         self,
         game: str,
@@ -139,9 +135,6 @@ class AtariSuiteEnv:
         self.rng = np.random.default_rng(seed)
         self._lives = 0
         self._seeded = False
-        self._after_seeding: dict[int, Any] = {}
-        """Reset seed -> the ALE state (RNG included) right after a seeded reset: an evaluation
-        resets env i with the same seed every time, and restoring is ~1000x faster."""
 
     # ------------------------------------------------------------------ observation
     def _raw_frame(self, slot: int) -> None:
@@ -156,17 +149,17 @@ class AtariSuiteEnv:
 
     # ------------------------------------------------------------------ SuiteEnv
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """A new game, then min_noops + U{0..noop_max} raw no-op frames."""
+        """A new game, then min_noops + U{0..noop_max} raw no-op frames.
+
+        A seeded reset re-seeds ALE (sticky actions) and reloads the ROM (~0.15-0.3 s), so an
+        env replays a fresh env's episode whatever it played before. Restoring an ALE snapshot
+        taken after the reload (`cloneState(include_rng=True)`, ~0.5 ms) does not: on Qbert a
+        restored game's frames differ from the first step and its RAM from step ~35, depending
+        on what the env played before (Pong, Seaquest, MsPacman and Riverraid replay exactly;
+        tests/test_eval_envs.py)."""
         if seed is not None or not self._seeded:
             s = 0 if seed is None else int(seed)
-            snapshot = self._after_seeding.get(s)
-            if snapshot is None:
-                self._env.reset(seed=s)  # re-seeds ALE (sticky actions) and reloads the ROM
-                if len(self._after_seeding) >= self.MAX_SNAPSHOTS:
-                    self._after_seeding.pop(next(iter(self._after_seeding)))
-                self._after_seeding[s] = self.ale.cloneState(include_rng=True)
-            else:  # the same emulator and RNG state as reloading the ROM, ~0.1 ms vs ~0.15 s
-                self.ale.restoreState(snapshot)
+            self._env.reset(seed=s)
             self.rng = np.random.default_rng(s)
             self._seeded = True
         else:
