@@ -358,8 +358,9 @@ class RunDir:
 
     def log_row(self, row: dict[str, Any]) -> None:
         """Append a row to progress.csv and TensorBoard. A row at the last logged step (a
-        finished run evaluated again, --reevaluate) replaces that row, so the CSV keeps one row
-        per step and its last evaluation is the one in eval.json."""
+        finished run evaluated again, --reevaluate) replaces that row's eval_* columns and keeps
+        its training columns, so the CSV keeps one row per step and its last evaluation is the
+        one in eval.json."""
         new = not self.progress_csv.exists()
         step = int(row["agent_steps"])
         if new or step > self.last_logged_step():
@@ -383,8 +384,14 @@ class RunDir:
     def _replace_last_row(self, row: dict[str, Any]) -> None:
         with self.progress_csv.open() as fh:
             lines = fh.read().splitlines()
+        header = next(csv.reader(lines[:1]))
+        last = dict(zip(header, next(csv.reader(lines[-1:])), strict=False))
+        for k in CSV_COLUMNS:
+            if k.startswith("eval_"):
+                last[k] = row.get(k, "")
         out = io.StringIO()
-        csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="").writerow(row)
+        w = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="", extrasaction="ignore")
+        w.writerow(last)
         atomic_write_text(self.progress_csv, "\n".join(lines[:-1] + [out.getvalue()]) + "\n")
 
     def _tb(self):

@@ -143,6 +143,9 @@ def test_rerunning_a_finished_run_does_nothing(tmp_path, capsys):
     evaluated = json.loads((out / "eval.json").read_text())["goal_achievement"]
     assert float(last["eval_goal_achievement"]) == pytest.approx(evaluated)
     assert float(last["eval_goal_achievement"]) == pytest.approx(first.eval.goal_achievement)
+    assert {k: v for k, v in last.items() if not k.startswith("eval_")} == {
+        k: v for k, v in rows[-1].items() if not k.startswith("eval_")
+    }  # the training columns of that row stay
 
 
 def test_interrupts_never_make_rows_repeat_or_go_backwards(tmp_path):
