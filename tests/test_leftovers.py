@@ -25,7 +25,7 @@ def test_unused_helpers_are_gone():
     assert not hasattr(appendix.DieRun, "loaded_share")
 
 
-def test_floor_job_is_floor_result_on_each_policy(tmp_path, tiny_layout, monkeypatch):
+def test_floor_job_is_floor_result_on_each_policy(tmp_path, tiny_layout, monkeypatch, capsys):
     cfg = make_config("debug", layout=tiny_layout, horizon=4, seed=1, eval_episodes=2)
     calls = []
     real = floor.floor_result
@@ -43,6 +43,9 @@ def test_floor_job_is_floor_result_on_each_policy(tmp_path, tiny_layout, monkeyp
     }
     assert out == {p: r.goal_achievement for p, r in expected.items()}
     assert json.loads((tmp_path / "f" / "floor.json").read_text())["seed"] == 1
+    err = capsys.readouterr().err  # a line per floor, as goal-set stages print theirs
+    for p in ("random", "stop"):
+        assert f"seed 1: {p} floor {out[p]:.3f} (" in err
 
 
 @pytest.mark.parametrize("cls", [GCSLPolicyModel, DiscernQNet])
