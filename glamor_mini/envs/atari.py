@@ -155,8 +155,8 @@ class AtariSuiteEnv:
         env replays a fresh env's episode whatever it played before. Restoring an ALE snapshot
         taken after the reload (`cloneState(include_rng=True)`, ~0.5 ms) does not: on Qbert a
         restored game's frames differ from the first step and its RAM from step ~35, depending
-        on what the env played before (Pong, Seaquest, MsPacman and Riverraid replay exactly;
-        tests/test_eval_envs.py)."""
+        on what the env played before, and Pong runs evaluated on restored games moved by one or
+        two episodes of 90 when evaluated again on reloaded ones (tests/test_eval_envs.py)."""
         if seed is not None or not self._seeded:
             s = 0 if seed is None else int(seed)
             self._env.reset(seed=s)
