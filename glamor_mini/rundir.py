@@ -390,8 +390,7 @@ class RunDir:
             if k.startswith("eval_"):
                 last[k] = row.get(k, "")
         out = io.StringIO()
-        w = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="", extrasaction="ignore")
-        w.writerow(last)
+        csv.DictWriter(out, CSV_COLUMNS, lineterminator="", extrasaction="ignore").writerow(last)
         atomic_write_text(self.progress_csv, "\n".join(lines[:-1] + [out.getvalue()]) + "\n")
 
     def _tb(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import tempfile
@@ -129,3 +130,19 @@ def _tensors_in(obj: Any):
     elif isinstance(obj, dict):
         for x in obj.values():
             yield from _tensors_in(x)
+
+
+def frame_fingerprint(frames: torch.Tensor) -> torch.Tensor:
+    """(N, c, H, W) uint8 -> (N,) int64, equal for equal frames and, with probability ~1,
+    different for different ones: a dot product with fixed random integer weights (integer
+    arithmetic, so it is exact whatever the batch shape). DISCERN masks decoys equal to a goal."""
+    flat = frames.reshape(len(frames), -1).long()
+    return (flat * _fingerprint_weights(flat.shape[1], flat.device)).sum(dim=1)
+
+
+@functools.cache
+def _fingerprint_weights(n: int, device: torch.device) -> torch.Tensor:
+    """frame_fingerprint's weights: drawn on the CPU (the same on every device), copied to
+    `device` once per (size, device) instead of once per call."""
+    gen = torch.Generator().manual_seed(12345)
+    return torch.randint(1 << 20, (n,), generator=gen, dtype=torch.long).to(device)

@@ -68,7 +68,6 @@ lists every choice and why.
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +87,7 @@ from glamor_mini.envs.base import GoalSet, Task, obs_shape
 from glamor_mini.models import GoalTimeTorso
 from glamor_mini.options import options_from, register_options
 from glamor_mini.replay import ReplayBuffer
+from glamor_mini.utils import frame_fingerprint as _fingerprint
 
 
 # ---------------------------------------------------------------------------------- networks
@@ -109,8 +109,7 @@ class DiscernQNet(GoalTimeTorso):
     def forward(
         self, obs: Tensor, goal: Tensor, t: Tensor, goal_features: Tensor | None = None
     ) -> Tensor:
-        """`goal_features`: this network's goal_encoder(goal), when the caller has it already."""
-        h = self.features(obs, goal, t, goal_features)
+        h = self.features(obs, goal, t, goal_features)  # goal_features: see GoalTimeTorso
         adv = self.advantage(h)
         if self.value is None:
             return adv
@@ -355,9 +354,8 @@ class DiscernAgent(Agent):
     def embed_batch(
         self, batch: DiscernBatch, goal_features: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """xi of the batch's final frames, goals and decoys: (B, E), (B, E), (K, E). The goal
-        encoder runs without a graph (xi sees its features under a stop-gradient), xi in float32;
-        `goal_features`: the Q-network's goal_encoder(batch.goal), when the caller has it."""
+        """xi of the batch's final frames, goals and decoys: (B, E), (B, E), (K, E), xi in float32
+        on goal-encoder features without a graph (`goal_features`: goal_encoder(batch.goal))."""
         enc = self.qnet.goal_encoder
         with torch.no_grad():
             f_s, f_d = enc(batch.final), enc(batch.decoys)
@@ -409,12 +407,9 @@ class DiscernAgent(Agent):
 
     def update(self, batch: DiscernBatch) -> dict[str, Tensor]:
         """One xi step (discriminator) and one Q step; copies Q to the target every
-        `target_period` updates (discern_target_period, or sized to the run).
-
-        The online goal encoder sees batch.goal once: its features (with their graph) feed the
-        Q step, and detached, xi and the double-DQN action choice, which would otherwise each
-        encode the same frames with the same weights again (tests/test_discern.py checks the
-        result against the three parts computed apart)."""
+        `target_period` updates (discern_target_period, or sized to the run). The online goal
+        encoder sees batch.goal once, its features shared by xi, the double-DQN action choice
+        (both detached) and the Q step (tests/test_discern.py: equal to the parts apart)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             e_goal = self.qnet.goal_encoder(batch.goal)  # (B, S), with its graph
             z_s, z_g, z_d = self.embed_batch(batch, goal_features=e_goal)
@@ -454,22 +449,6 @@ class DiscernAgent(Agent):
             "reward_commanded": (reward * cmd).sum() / cmd.sum().clamp(min=1.0),
             "reward_decoy": xi_stats["reward_decoy"],
         }
-
-
-def _fingerprint(frames: Tensor) -> Tensor:
-    """(N, c, H, W) uint8 -> (N,) int64, equal for equal frames and, with probability ~1,
-    different for different ones: a dot product with fixed random integer weights (integer
-    arithmetic, so it is exact whatever the batch shape)."""
-    flat = frames.reshape(len(frames), -1).long()
-    return (flat * _fingerprint_weights(flat.shape[1], flat.device)).sum(dim=1)
-
-
-@functools.cache
-def _fingerprint_weights(n: int, device: torch.device) -> Tensor:
-    """_fingerprint's weights: drawn on the CPU (the same on every device), copied to `device`
-    once per (size, device) instead of once per call."""
-    gen = torch.Generator().manual_seed(12345)
-    return torch.randint(1 << 20, (n,), generator=gen, dtype=torch.long).to(device)
 
 
 __all__ = [
