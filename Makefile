@@ -33,7 +33,7 @@ lint: $(STAMP)
 
 ## make bench: speed benchmarks; each prints ratios measured in the same run
 bench: $(STAMP)
-	@for b in $(filter-out bench/common.py bench/demo_stop_noise.py bench/layout_maps.py bench/grid_probe.py bench/final_states.py bench/encoder_probe.py,$(wildcard bench/*.py)); do \
+	@for b in $(filter-out bench/common.py bench/demo_stop_noise.py bench/layout_maps.py bench/grid_probe.py bench/final_states.py bench/encoder_probe.py bench/eval_speed.py,$(wildcard bench/*.py)); do \
 		echo "== $$b"; $(PY) $$b || exit 1; done
 
 ## make notebooks: execute every notebook in a fresh kernel, in place, so that they are committed

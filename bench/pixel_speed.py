@@ -7,11 +7,12 @@ way and at the end), a checkpoint every --checkpoint_every steps), run at the sa
 process and one torch thread each, so that other load on the machine slows all three alike (the
 first to finish frees CPU for the others, so the ratios err low):
 
-  before    the IMPALA encoder on NCHW tensors (ImpalaEncoder(channels_last=False)) and new
+  before    the IMPALA encoder on NCHW tensors (ImpalaEncoder(channels_last=False)), new
             evaluation envs at every evaluation, all episodes at once (Task.reuse_eval_envs =
-            False, Task.eval_chunk = None)
+            False, Task.eval_chunk = None), the goal encoded at every evaluation step
+            (ClosedLoopPolicy.encode_goal_once = False)
   now       the defaults: channels-last convolutions, evaluation envs kept (DM Control: 30 at a
-            time)
+            time), each episode's goal encoded once
   now+amp   the defaults with Config.amp (bf16 encoders), where models.amp_supported
 
 Each variant trains with the same replay ratio and batch size (the same learning per agent
@@ -101,6 +102,7 @@ class Before:
             cls.reuse_eval_envs = False
         for cls in self.chunked:
             cls.eval_chunk = None
+        policies.ClosedLoopPolicy.encode_goal_once = False
 
     def __exit__(self, *exc) -> None:
         ImpalaEncoder.__init__.__defaults__ = self.defaults
@@ -108,6 +110,7 @@ class Before:
             cls.reuse_eval_envs = True
         for cls, chunk in self.chunked.items():
             cls.eval_chunk = chunk
+        policies.ClosedLoopPolicy.encode_goal_once = True
 
 
 def _task_classes() -> list[type]:

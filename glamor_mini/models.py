@@ -326,12 +326,21 @@ class GlamorModel(nn.Module):
                     f"obs and goal batch sizes differ: {obs.shape[0]} vs {goal.shape[0]}"
                 )
 
-    def contexts(self, obs: Tensor, goal: Tensor) -> tuple[Tensor, Tensor]:
-        """-> (ctx_inverse, ctx_prior), each (B, S) float32. The observation is encoded once.
+    def encode_goal(self, goal: Tensor) -> Tensor:
+        """goal_encoder(goal), (B, S), under the same autocast as `contexts`."""
+        with autocast_encoders(goal.device, self.amp):
+            return self.goal_encoder(goal)
+
+    def contexts(
+        self, obs: Tensor, goal: Tensor, goal_features: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """-> (ctx_inverse, ctx_prior), each (B, S) float32. The observation is encoded once;
+        the goal is not encoded when its `goal_features` (`encode_goal(goal)`) are given.
         With `amp` (or under a caller's autocast) the encoders compute in bfloat16."""
         with autocast_encoders(obs.device, self.amp):
             e = self.obs_encoder(obs)
-            ctx_inv = self.mix(torch.cat([e, self.goal_encoder(goal)], dim=1))
+            e_g = self.goal_encoder(goal) if goal_features is None else goal_features
+            ctx_inv = self.mix(torch.cat([e, e_g.to(e.dtype)], dim=1))
             ctx_pri = self.prior_mix(e)
         return ctx_inv.float(), ctx_pri.float()
 

@@ -254,6 +254,7 @@ def plan(
     generator: torch.Generator | None = None,
     return_candidates: bool = False,
     compact: bool | None = None,
+    goal_features: Tensor | None = None,
 ) -> Plan:
     """Plan for B start states at once: Eq. 8's random shooting (§3.3-3.4), kept in one piece
     (sample N candidates token by token from softmax(z), score them, keep the best) so that it
@@ -271,6 +272,8 @@ def plan(
       False (default elsewhere): fixed shapes, all L+1 positions, no host-device synchronisation
             at all when max_len is an int or a CPU tensor (a device max_len is read once), so a
             GPU never waits for the host.
+    goal_features: model.encode_goal(goal), (B, S), when the caller has it (a closed-loop
+    policy encodes an episode's goal once, not at every step); the goal is then not encoded.
     """
     for name, x in (("obs", obs), ("goal", goal)):  # the encoders divide by 255 themselves
         if not isinstance(x, Tensor) or x.dtype != torch.uint8:
@@ -288,6 +291,8 @@ def plan(
         )
     compact = device.type == "cpu" if compact is None else compact
     B, N, A = obs.shape[0], settings.n_candidates, model.n_actions
+    if goal_features is not None and goal_features.shape[0] != B:
+        raise ValueError(f"goal_features has {goal_features.shape[0]} rows for {B} goals")
     END = model.end_token
     max_len, L, uniform = _plan_lengths(max_len, B, device)
     obs, goal = obs.to(device, non_blocking=True), goal.to(device, non_blocking=True)
@@ -297,7 +302,7 @@ def plan(
     plan_end = settings.termination == "plan_end"
 
     heads = FusedHeads(model, use_prior)  # rebuilt per plan: see FusedHeads
-    ctx_inv, ctx_pri = model.contexts(obs, goal)
+    ctx_inv, ctx_pri = model.contexts(obs, goal, goal_features)
     h, c, base = heads.start([ctx_inv, ctx_pri][: heads.nh])
     h, c, base = (x.repeat_interleave(N, 1) for x in (h, c, base))
     ml = max_len.repeat_interleave(N)  # (BN,)

@@ -26,6 +26,8 @@ collected trajectory is T steps long unless the env ends it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -76,9 +78,49 @@ class StopPolicy:
         return torch.zeros(b, dtype=torch.long), torch.ones(b, dtype=torch.bool)
 
 
+class GoalFeatures:
+    """An episode's goal features per env slot, encoded at the slot's first step.
+
+    A goal does not change during an episode, so a policy that looks at it at every step needs
+    its encoding once per episode: `encode(goal)` runs for the rows that start an episode (or
+    whose slot it has not seen) and the others reuse their slot's row (a GLAMOR evaluation of
+    cartpole at the cpu scale spent ~8% of its time encoding goals: docs/speed.md). The
+    features are those of the weights at the episode's first step: make a new one when the
+    weights change.
+    """
+
+    def __init__(self, encode: Callable[[Tensor], Tensor]):
+        self.encode = encode
+        self.table: Tensor | None = None  # (slots, S) on the encoder's device
+        self.known = torch.zeros(0, dtype=torch.bool)  # host: which slots have a row
+
+    def __call__(self, slots: Tensor, goal: Tensor, new_episode: Tensor) -> Tensor:
+        slots = slots.cpu()
+        if len(slots) and int(slots.max()) >= len(self.known):
+            grow = int(slots.max()) + 1 - len(self.known)
+            self.known = torch.cat([self.known, torch.zeros(grow, dtype=torch.bool)])
+        fresh = new_episode.cpu().bool() | ~self.known[slots]
+        if bool(fresh.any()):
+            idx = fresh.nonzero().squeeze(1)
+            feats = self.encode(goal[idx.to(goal.device)])
+            if self.table is None or len(self.table) < len(self.known):
+                table = feats.new_zeros(len(self.known), feats.shape[1])
+                if self.table is not None:
+                    table[: len(self.table)] = self.table
+                self.table = table
+            self.table[slots[idx].to(feats.device, non_blocking=True)] = feats
+            self.known[slots[idx]] = True
+        assert self.table is not None
+        return self.table[slots.to(self.table.device, non_blocking=True)]
+
+
 class ClosedLoopPolicy:
     """Model-predictive control: replan at every step, execute the first action of the best plan;
-    stop when the best plan is [END] (early termination, only possible with termination='early')."""
+    stop when the best plan is [END] (early termination, only possible with termination='early').
+    Each episode's goal is encoded once, at its first step (`GoalFeatures`), unless
+    `encode_goal_once` is False (the planner then encodes it at every step: same plans, slower)."""
+
+    encode_goal_once = True
 
     def __init__(
         self,
@@ -87,11 +129,19 @@ class ClosedLoopPolicy:
         generator: torch.Generator | None = None,
     ):
         self.model, self.settings, self.generator = model, settings, generator
+        device = next(model.parameters()).device
+        self.goal_features = GoalFeatures(lambda g: model.encode_goal(g.to(device)))
 
     def act(
         self, slots: Tensor, obs: Tensor, goal: Tensor, steps_left: Tensor, new_episode: Tensor
     ) -> tuple[Tensor, Tensor]:
-        p = plan(self.model, obs, goal, steps_left, self.settings, self.generator)
+        e_g = None
+        if self.encode_goal_once:
+            with torch.no_grad():
+                e_g = self.goal_features(slots, goal, new_episode)
+        p = plan(
+            self.model, obs, goal, steps_left, self.settings, self.generator, goal_features=e_g
+        )
         stop = p.length == 0
         # A row whose plan is empty (or at T) stops; its action is irrelevant, use 0.
         return p.actions[:, 0].clamp(min=0), stop

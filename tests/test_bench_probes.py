@@ -59,3 +59,23 @@ def test_encoder_probe_reads_the_goal_encoder(finished_run):
         text=True,
     )
     assert bad.returncode != 0 and "no label ['ball_x']" in bad.stderr
+
+
+def test_eval_speed_times_both_ways_and_gets_the_same_result(tmp_path):
+    out = tmp_path / "run"  # episodes of T steps, so "every step" encodes T goals per episode
+    train(make_config("debug", total_steps=400, log_every=400, termination="plan_end"), out)
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "eval_speed.py"), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    episodes, horizon = int(lines[0].split(": ")[1].split()[0]), int(lines[0].split()[-1])
+    rows = [ln for ln in lines if ln.strip().startswith("pair 1")]
+    assert len(rows) == 2 and "every step" in rows[0] and "once" in rows[1]
+    logged = json.loads((out / "eval.json").read_text())["goal_achievement"]
+    assert all(f"goal achievement {logged:.3f}" in r for r in rows)
+    encoded = [int(r.split(" s for ")[1].split()[0]) for r in rows]
+    assert encoded == [episodes * horizon, episodes]  # once per step, against once per episode
+    assert "median evaluation:" in done.stdout

@@ -31,6 +31,9 @@ class _FakeModel(torch.nn.Module):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
 
+    def encode_goal(self, goal: torch.Tensor) -> torch.Tensor:
+        return goal.float().flatten(1)
+
 
 class ScriptedPlanner:
     """Returns plans from a dict goal id -> action list; the goal id is goal[:, 0, 0, 0].
@@ -40,7 +43,7 @@ class ScriptedPlanner:
         self.plans = plans
         self.calls: list[tuple[list[int], list[int]]] = []
 
-    def __call__(self, model, obs, goal, max_len, settings, generator=None):
+    def __call__(self, model, obs, goal, max_len, settings, generator=None, goal_features=None):
         ids = goal[:, 0, 0, 0].tolist()
         max_len = torch.as_tensor(max_len).expand(len(ids))
         self.calls.append((ids, max_len.tolist()))
