@@ -222,6 +222,8 @@ def markdown_table(rows: list[dict[str, Any]], algos: list[str]) -> str:
             if r.get("cannot_train"):
                 notes.append(f"{n} on {env}: {r['cannot_train']}")
                 value = f"cannot train [{len(notes)}]"
+            elif r["n_seeds"] == 1:  # one seed has no spread to show
+                value = _fmt(r["mean"])
             else:
                 value = f"{_fmt(r['mean'])} ± {_fmt(r['std'])}"
             cells.append(f"{value} (n={r['n_seeds']}{miss}) ({_fmt(r['paper'])})")
